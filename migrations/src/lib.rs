@@ -1,0 +1,24 @@
+//! Schema migrations for login-api, run by `login-api migrate` and (unless disabled) by `serve`.
+//!
+//! Design: one change per file, written only with sea-query schema builders so every
+//! migration runs unchanged on PostgreSQL (production) and SQLite (the embedded default).
+//! Timestamps are `timestamp with time zone` and always written in UTC.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_users;
+mod m20261122_000002_create_sessions;
+mod m20261122_000003_create_refresh_tokens;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_users::Migration),
+            Box::new(m20261122_000002_create_sessions::Migration),
+            Box::new(m20261122_000003_create_refresh_tokens::Migration),
+        ]
+    }
+}

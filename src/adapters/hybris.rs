@@ -1,0 +1,220 @@
+//! The SAP Commerce (Hybris) OCC client: OAuth2 password grant, then the current customer.
+//!
+//! Design: one pooled `reqwest::Client` for the process. Credentials travel only in the form
+//! body and the bearer header, never in a URL, and no request or response body is logged.
+//! Outcomes are sorted for the caller: refused credentials, an outage worth retrying
+//! (connect errors, timeouts, 5xx), and anything else as unexpected.
+
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::domain::{CustomerProfile, Email, Membership, Password, membership::parse_occ_date};
+use crate::ports::{IdentityProvider, IdpError};
+
+/// The profile fields we ask OCC for, including the club's custom membership attributes.
+pub const PROFILE_FIELDS: &str =
+    "DEFAULT,rccMembershipNumber,rccMemberShipEndDate,rccMemberShipStartDate,rccChapter";
+
+pub struct HybrisClient {
+    http: reqwest::Client,
+    base_url: String,
+    client_id: String,
+    client_secret: SecretString,
+    base_site: String,
+}
+
+impl HybrisClient {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: String,
+        client_id: String,
+        client_secret: SecretString,
+        base_site: String,
+    ) -> Self {
+        Self {
+            http,
+            base_url,
+            client_id,
+            client_secret,
+            base_site,
+        }
+    }
+
+    #[tracing::instrument(name = "hybris.token", skip_all)]
+    async fn password_grant(
+        &self,
+        email: &Email,
+        password: &Password,
+    ) -> Result<SecretString, IdpError> {
+        let response = self
+            .http
+            .post(format!("{}/authorizationserver/oauth/token", self.base_url))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email.as_str()),
+                ("password", password.expose()),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.client_secret.expose_secret()),
+            ])
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        if status.is_success() {
+            let token: TokenResponse = response.json().await.map_err(transport_error)?;
+            return Ok(SecretString::from(token.access_token));
+        }
+        if status.is_server_error() {
+            return Err(IdpError::Unavailable(format!(
+                "token endpoint answered {status}"
+            )));
+        }
+        let error: OAuthError = response.json().await.unwrap_or_default();
+        match (status, error.error.as_str()) {
+            (StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED, "invalid_grant") => {
+                Err(IdpError::InvalidCredentials)
+            }
+            (_, "invalid_client" | "unauthorized_client") => Err(IdpError::Unexpected(anyhow!(
+                "Hybris refused our OAuth client ({status}, {}): check HYBRIS_CLIENT_ID and HYBRIS_CLIENT_SECRET",
+                error.error
+            ))),
+            _ => Err(IdpError::Unexpected(anyhow!(
+                "token endpoint answered {status} with error {:?}",
+                error.error
+            ))),
+        }
+    }
+
+    #[tracing::instrument(name = "hybris.profile", skip_all)]
+    async fn current_customer(&self, access_token: &SecretString) -> Result<OccCustomer, IdpError> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/occ/v2/{}/users/current",
+                self.base_url, self.base_site
+            ))
+            .query(&[("fields", PROFILE_FIELDS)])
+            .bearer_auth(access_token.expose_secret())
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(IdpError::Unavailable(format!(
+                "profile endpoint answered {status}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(IdpError::Unexpected(anyhow!(
+                "profile endpoint answered {status}"
+            )));
+        }
+        response
+            .json::<OccCustomer>()
+            .await
+            .context("the profile endpoint sent a body that is not an OCC customer")
+            .map_err(IdpError::Unexpected)
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for HybrisClient {
+    async fn authenticate(
+        &self,
+        email: &Email,
+        password: &Password,
+    ) -> Result<CustomerProfile, IdpError> {
+        let access_token = self.password_grant(email, password).await?;
+        let customer = self.current_customer(&access_token).await?;
+        customer.into_profile(email).map_err(IdpError::Unexpected)
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> IdpError {
+    // `without_url`: the URL holds no secret, but a habit of never logging URLs keeps it so.
+    let error = error.without_url();
+    if error.is_timeout() {
+        IdpError::Unavailable("request timed out".into())
+    } else if error.is_connect() {
+        IdpError::Unavailable("connection failed".into())
+    } else if error.is_decode() {
+        IdpError::Unexpected(anyhow!(error).context("Hybris sent a body we could not decode"))
+    } else {
+        IdpError::Unavailable(format!("request failed: {error}"))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+}
+
+#[derive(Deserialize, Default)]
+struct OAuthError {
+    #[serde(default)]
+    error: String,
+}
+
+/// The parts of an OCC `User` we use. Unknown fields are ignored, as OCC adds them freely.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct OccCustomer {
+    uid: Option<String>,
+    customer_id: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    rcc_membership_number: Option<String>,
+    rcc_member_ship_start_date: Option<String>,
+    rcc_member_ship_end_date: Option<String>,
+    rcc_chapter: Option<String>,
+}
+
+impl OccCustomer {
+    fn into_profile(self, login_email: &Email) -> anyhow::Result<CustomerProfile> {
+        let email = self
+            .uid
+            .as_deref()
+            .and_then(|uid| Email::parse(uid).ok())
+            .unwrap_or_else(|| login_email.clone());
+        let customer_id = self
+            .customer_id
+            .or(self.uid)
+            .filter(|id| !id.trim().is_empty())
+            .context("the OCC customer has neither customerId nor uid")?;
+        let membership = match (
+            non_blank(self.rcc_membership_number),
+            non_blank(self.rcc_member_ship_start_date),
+            non_blank(self.rcc_member_ship_end_date),
+        ) {
+            (Some(number), Some(start), Some(end)) => Some(Membership {
+                number,
+                start_date: parse_occ_date(&start)
+                    .map_err(|e| anyhow!("rccMemberShipStartDate: {e}"))?,
+                end_date: parse_occ_date(&end).map_err(|e| anyhow!("rccMemberShipEndDate: {e}"))?,
+                chapter: non_blank(self.rcc_chapter),
+            }),
+            (None, None, None) => None,
+            _ => {
+                tracing::warn!(
+                    customer_id,
+                    "OCC customer has incomplete membership fields; treating as missing"
+                );
+                None
+            }
+        };
+        Ok(CustomerProfile {
+            customer_id,
+            email,
+            first_name: non_blank(self.first_name),
+            last_name: non_blank(self.last_name),
+            membership,
+        })
+    }
+}
+
+fn non_blank(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}

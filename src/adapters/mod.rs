@@ -1,0 +1,3 @@
+//! Adapters: the ports implemented over real technologies.
+
+pub mod hybris;

@@ -1,0 +1,75 @@
+//! One error type per use case: only what the caller acts on, plus `Unexpected`.
+//!
+//! Display strings are safe to show a client; `Unexpected` carries the cause chain for the log.
+
+use crate::domain::{InactiveReason, InvalidInput};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("{0}")]
+    InvalidInput(#[from] InvalidInput),
+    /// Same message whether or not the email exists.
+    #[error("the email or password is incorrect")]
+    InvalidCredentials,
+    #[error("the membership service is unavailable, please try again shortly")]
+    UpstreamUnavailable,
+    #[error("the club membership is not active")]
+    MembershipInactive(InactiveReason),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired, or of an ended session.
+    #[error("the refresh token is invalid or has expired")]
+    Invalid,
+    /// Presented again after its grace window: the session has been ended.
+    #[error("the refresh token was already used; the session has been ended")]
+    Reused,
+    #[error("the club membership is not active")]
+    MembershipInactive(InactiveReason),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Why a bearer token was not accepted. Every variant is a 401 for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the access token is invalid")]
+    InvalidToken,
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown, ended, or another user's: indistinguishable on purpose.
+    #[error("no such session")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+impl From<StoreError> for RefreshError {
+    fn from(e: StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+impl From<StoreError> for SessionError {
+    fn from(e: StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}

@@ -1,0 +1,201 @@
+//! The use cases: log in, refresh, log out, and who is calling.
+//!
+//! Design: each use case reads like the flow it implements and talks to the world only through
+//! `ports` and the `store`. Errors are per use case and hold only what a caller acts on; the
+//! GraphQL layer maps them to `extensions.code` in one place. Nothing here names axum,
+//! async-graphql or reqwest.
+
+mod error;
+mod login;
+mod logout;
+mod refresh;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+pub use error::{AuthError, LoginError, RefreshError, SessionError};
+pub use login::LoginRequest;
+pub use logout::LogoutScope;
+
+use crate::domain::{RefreshToken, SessionLifetimes, UserId};
+use crate::ports::{Clock, IdentityProvider};
+use crate::store::{SessionRecord, Store, UserRecord};
+use tokens::{TokenError, TokenKeys};
+
+/// The use cases and what they need; cheap to share behind an `Arc`.
+pub struct Auth {
+    store: Store,
+    idp: Arc<dyn IdentityProvider>,
+    clock: Arc<dyn Clock>,
+    tokens: TokenKeys,
+    lifetimes: SessionLifetimes,
+    timezone: Tz,
+}
+
+/// The caller of an authenticated request: a user in one live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub session_id: Uuid,
+}
+
+/// What a login or a refresh hands back to the app.
+pub struct Issued {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: RefreshToken,
+    pub refresh_token_expires_at: DateTime<Utc>,
+    pub session: SessionRecord,
+    pub user: UserRecord,
+    pub now: DateTime<Utc>,
+}
+
+impl Auth {
+    pub fn new(
+        store: Store,
+        idp: Arc<dyn IdentityProvider>,
+        clock: Arc<dyn Clock>,
+        tokens: TokenKeys,
+        lifetimes: SessionLifetimes,
+        timezone: Tz,
+    ) -> Self {
+        Self {
+            store,
+            idp,
+            clock,
+            tokens,
+            lifetimes,
+            timezone,
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenKeys {
+        &self.tokens
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today in the club's timezone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::domain::membership::today_in(self.timezone, self.clock.now())
+    }
+
+    /// Verifies a bearer token and that its session is still live: one primary-key lookup,
+    /// so a revoked session's tokens stop working at once.
+    #[tracing::instrument(name = "authenticate", skip_all)]
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
+        let now = self.clock.now();
+        let claims = self.tokens.verify(bearer, now).map_err(|e| match e {
+            TokenError::Expired => AuthError::Expired,
+            TokenError::Invalid => AuthError::InvalidToken,
+        })?;
+        let (Ok(user_id), Ok(session_id)) = (claims.sub.parse(), claims.sid.parse()) else {
+            return Err(AuthError::InvalidToken);
+        };
+        let session = self
+            .store
+            .session(session_id)
+            .await
+            .map_err(|e| AuthError::Unexpected(e.into()))?
+            .ok_or(AuthError::SessionEnded)?;
+        if session.user_id != UserId(user_id) {
+            return Err(AuthError::InvalidToken);
+        }
+        if !self.is_live(&session, now) {
+            return Err(AuthError::SessionEnded);
+        }
+        Ok(Principal {
+            user_id: session.user_id,
+            session_id,
+        })
+    }
+
+    pub async fn me(&self, principal: Principal) -> Result<UserRecord, SessionError> {
+        self.store
+            .user(principal.user_id)
+            .await
+            .map_err(|e| SessionError::Unexpected(e.into()))?
+            .ok_or(SessionError::NotFound)
+    }
+
+    /// The caller's live sessions, newest first.
+    pub async fn sessions(&self, principal: Principal) -> Result<Vec<SessionRecord>, SessionError> {
+        let now = self.clock.now();
+        self.store
+            .live_sessions(principal.user_id, now, now - self.lifetimes.idle)
+            .await
+            .map_err(|e| SessionError::Unexpected(e.into()))
+    }
+
+    pub async fn current_session(
+        &self,
+        principal: Principal,
+    ) -> Result<SessionRecord, SessionError> {
+        self.store
+            .session(principal.session_id)
+            .await
+            .map_err(|e| SessionError::Unexpected(e.into()))?
+            .ok_or(SessionError::NotFound)
+    }
+
+    /// Deletes expired and revoked rows in bounded batches until none are left.
+    pub async fn purge_expired(&self, batch: u64) -> anyhow::Result<u64> {
+        let mut total = 0;
+        loop {
+            let now = self.clock.now();
+            let deleted = self
+                .store
+                .purge(now, now - self.lifetimes.idle, batch)
+                .await?;
+            total += deleted;
+            if deleted < batch {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn is_live(&self, session: &SessionRecord, now: DateTime<Utc>) -> bool {
+        self.lifetimes.is_live(
+            now,
+            session.last_accessed_at,
+            session.expires_at,
+            session.revoked_at,
+        )
+    }
+
+    fn issue(
+        &self,
+        user: UserRecord,
+        session: SessionRecord,
+        refresh_token: RefreshToken,
+        refresh_token_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Issued> {
+        let access_token_expires_at = self
+            .lifetimes
+            .access_token_expires_at(now, session.expires_at);
+        let access_token = self
+            .tokens
+            .issue(user.id, session.id, now, access_token_expires_at)?;
+        Ok(Issued {
+            access_token,
+            access_token_expires_at,
+            refresh_token,
+            refresh_token_expires_at,
+            session,
+            user,
+            now,
+        })
+    }
+}

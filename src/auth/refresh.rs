@@ -1,0 +1,106 @@
+//! Refresh: rotate the refresh token, with reuse detection and a grace window for retries.
+//!
+//! Design (OAuth 2.0 Security BCP, RFC 9700 §4.14): a used token presented again means it was
+//! copied, so the whole session ends — unless it comes within `reuse_grace` of its first use,
+//! when it is an app's concurrent refresh or a retry after a lost response. Those get the same
+//! successor, re-derived from the presented token and the nonce stored at first use.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Membership, RefreshToken, membership::today_in, refresh_token::RotationNonce};
+use crate::store::{Claim, RefreshTokenRecord, Successor, UsedRefreshToken};
+
+use super::{Auth, Issued, RefreshError};
+
+impl Auth {
+    #[tracing::instrument(name = "refresh", skip_all, fields(session_id))]
+    pub async fn refresh(&self, presented: &str) -> Result<Issued, RefreshError> {
+        let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
+        let record = self
+            .store
+            .find_refresh_token(&token.hash())
+            .await?
+            .ok_or(RefreshError::Invalid)?;
+        tracing::Span::current().record("session_id", tracing::field::display(record.session.id));
+        let now = self.clock.now();
+        if record.session.revoked_at.is_some() {
+            return Err(RefreshError::Invalid);
+        }
+        // Before expiry: tokens expire with the membership, and the app should learn why.
+        if let Err(reason) = Membership::check(
+            record.user.membership.as_ref(),
+            today_in(self.timezone, now),
+        ) {
+            self.store.end_session(record.session.id, now).await?;
+            tracing::info!(
+                reason = reason.as_str(),
+                "refresh refused: membership not active"
+            );
+            return Err(RefreshError::MembershipInactive(reason));
+        }
+        if record.expires_at <= now {
+            return Err(RefreshError::Invalid);
+        }
+        if let Some(used) = record.used.clone() {
+            return self.replay(&token, (record, used), now).await;
+        }
+        if !self.is_live(&record.session, now) {
+            self.store.end_session(record.session.id, now).await?;
+            tracing::info!("refresh refused: session idle or past its lifetime");
+            return Err(RefreshError::Invalid);
+        }
+
+        let nonce = RotationNonce::generate();
+        let successor = token.successor(&nonce);
+        let expires_at = self
+            .lifetimes
+            .refresh_token_expires_at(now, record.session.expires_at);
+        let claim = self
+            .store
+            .claim_refresh_token(
+                &record,
+                Successor {
+                    nonce: &nonce,
+                    hash: &successor.hash(),
+                    expires_at,
+                    now,
+                },
+            )
+            .await?;
+        match claim {
+            Claim::Won => {
+                let mut session = record.session;
+                session.last_accessed_at = now;
+                Ok(self.issue(record.user, session, successor, expires_at, now)?)
+            }
+            Claim::AlreadyUsed(used) => self.replay(&token, (record, used), now).await,
+            Claim::SessionGone => Err(RefreshError::Invalid),
+        }
+    }
+
+    /// A used token presented again: its successor inside the grace window, else the session ends.
+    async fn replay(
+        &self,
+        token: &RefreshToken,
+        (record, used): (RefreshTokenRecord, UsedRefreshToken),
+        now: DateTime<Utc>,
+    ) -> Result<Issued, RefreshError> {
+        if now >= used.used_at + self.lifetimes.reuse_grace {
+            self.store.end_session(record.session.id, now).await?;
+            tracing::warn!("refresh token reused after its grace window: session ended");
+            return Err(RefreshError::Reused);
+        }
+        if !self.is_live(&record.session, now) {
+            return Err(RefreshError::Invalid);
+        }
+        // Exactly what the first use stored: same successor, same expiry.
+        let successor = token.successor(&used.nonce);
+        let expires_at = self
+            .lifetimes
+            .refresh_token_expires_at(used.used_at, record.session.expires_at);
+        let mut session = record.session;
+        session.last_accessed_at = session.last_accessed_at.max(used.used_at);
+        tracing::info!("used refresh token presented inside its grace window: same successor");
+        Ok(self.issue(record.user, session, successor, expires_at, now)?)
+    }
+}

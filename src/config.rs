@@ -1,0 +1,322 @@
+//! Settings: read once from the environment (and an optional `.env`), validated, typed.
+//!
+//! Design: every variable is parsed here and nowhere else; a bad value stops start-up with a
+//! message naming the variable and why, never echoing a secret. Secrets are `SecretString`, so
+//! `Debug` of `Settings` is safe to log.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use chrono_tz::Tz;
+use jsonwebtoken::Algorithm;
+use secrecy::SecretString;
+
+use crate::domain::SessionLifetimes;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen_addr: SocketAddr,
+    /// `None`: the embedded SQLite file under `./data`.
+    pub database_url: Option<String>,
+    pub run_migrations: bool,
+    /// `None`: `serve` runs the built-in Hybris simulator in-process.
+    pub hybris: Option<HybrisSettings>,
+    pub hybris_timeout: Duration,
+    pub membership_timezone: Tz,
+    pub jwt: JwtSettings,
+    pub lifetimes: SessionLifetimes,
+    pub log_format: LogFormat,
+    /// How often expired sessions and refresh tokens are purged.
+    pub purge_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HybrisSettings {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub base_site: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub algorithm: Algorithm,
+    pub private_key_file: Option<PathBuf>,
+    pub secret: Option<SecretString>,
+    pub issuer: String,
+    pub audience: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A variable that could not be used, and why. Never carries a secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+fn invalid(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+/// The defaults of the embedded simulator's OAuth client, used when `HYBRIS_BASE_URL` is unset.
+pub const SIMULATOR_CLIENT_ID: &str = "mobile_app";
+pub const SIMULATOR_CLIENT_SECRET: &str = "simulator-secret";
+pub const SIMULATOR_BASE_SITE: &str = "rcc";
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(invalid(".env", e.to_string())),
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can configure without touching the environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let listen_addr = match get("LISTEN_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.parse().map_err(|_| {
+                invalid(
+                    "LISTEN_ADDR",
+                    format!("{v:?} is not a socket address like 127.0.0.1:8080"),
+                )
+            })?,
+        };
+
+        let database_url = get("DATABASE_URL");
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+
+        let hybris = match get("HYBRIS_BASE_URL") {
+            None => None,
+            Some(base_url) => {
+                let parsed = reqwest::Url::parse(&base_url)
+                    .map_err(|e| invalid("HYBRIS_BASE_URL", format!("not a URL: {e}")))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(invalid(
+                        "HYBRIS_BASE_URL",
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                let required = |name: &'static str| {
+                    get(name)
+                        .ok_or_else(|| invalid(name, "is required when HYBRIS_BASE_URL is set"))
+                };
+                Some(HybrisSettings {
+                    base_url: base_url.trim_end_matches('/').to_owned(),
+                    client_id: required("HYBRIS_CLIENT_ID")?,
+                    client_secret: SecretString::from(required("HYBRIS_CLIENT_SECRET")?),
+                    base_site: required("HYBRIS_BASE_SITE")?,
+                })
+            }
+        };
+
+        let membership_timezone = match get("MEMBERSHIP_TIMEZONE") {
+            None => chrono_tz::UTC,
+            Some(v) => v.parse::<Tz>().map_err(|_| {
+                invalid(
+                    "MEMBERSHIP_TIMEZONE",
+                    format!("{v:?} is not an IANA timezone name"),
+                )
+            })?,
+        };
+
+        let algorithm = match get("JWT_ALGORITHM").as_deref() {
+            None | Some("ES256") => Algorithm::ES256,
+            Some("RS256") => Algorithm::RS256,
+            Some("EdDSA") => Algorithm::EdDSA,
+            Some("HS256") => Algorithm::HS256,
+            Some(other) => {
+                return Err(invalid(
+                    "JWT_ALGORITHM",
+                    format!("{other:?} is not one of ES256, RS256, EdDSA, HS256"),
+                ));
+            }
+        };
+        let private_key_file = get("JWT_PRIVATE_KEY_FILE").map(PathBuf::from);
+        let secret = get("JWT_SECRET").map(SecretString::from);
+        if secret.is_some() && algorithm != Algorithm::HS256 {
+            return Err(invalid(
+                "JWT_SECRET",
+                "is only used with JWT_ALGORITHM=HS256",
+            ));
+        }
+        if let Some(secret) = &secret
+            && secrecy::ExposeSecret::expose_secret(secret).len() < 32
+        {
+            return Err(invalid("JWT_SECRET", "must be at least 32 bytes"));
+        }
+        if private_key_file.is_some() && algorithm == Algorithm::HS256 {
+            return Err(invalid(
+                "JWT_PRIVATE_KEY_FILE",
+                "is not used with HS256; set JWT_SECRET instead",
+            ));
+        }
+
+        let seconds =
+            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(v) => match v.trim().parse::<u64>() {
+                        Ok(n) if (min..=max).contains(&n) => Ok(n),
+                        _ => Err(invalid(
+                            name,
+                            format!("must be a whole number from {min} to {max}"),
+                        )),
+                    },
+                }
+            };
+        let secs = |n: u64| chrono::Duration::seconds(n as i64);
+        const YEAR: u64 = 366 * 24 * 3600;
+        let lifetimes = SessionLifetimes {
+            access_token: secs(seconds("ACCESS_TOKEN_TTL_SECS", 900, 30, 24 * 3600)?),
+            refresh_token: secs(seconds("REFRESH_TOKEN_TTL_SECS", 2_592_000, 60, YEAR)?),
+            idle: secs(seconds("SESSION_IDLE_TIMEOUT_SECS", 2_592_000, 60, YEAR)?),
+            max: secs(seconds(
+                "SESSION_MAX_LIFETIME_SECS",
+                7_776_000,
+                60,
+                5 * YEAR,
+            )?),
+            reuse_grace: secs(seconds("REFRESH_REUSE_GRACE_SECS", 10, 0, 300)?),
+        };
+
+        let run_migrations = match get("RUN_MIGRATIONS").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(_) => return Err(invalid("RUN_MIGRATIONS", "must be true or false")),
+        };
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(invalid("LOG_FORMAT", "must be text or json")),
+        };
+
+        Ok(Self {
+            listen_addr,
+            database_url,
+            run_migrations,
+            hybris,
+            hybris_timeout: Duration::from_millis(seconds("HYBRIS_TIMEOUT_MS", 5000, 1, 120_000)?),
+            membership_timezone,
+            jwt: JwtSettings {
+                algorithm,
+                private_key_file,
+                secret,
+                issuer: get("JWT_ISSUER").unwrap_or_else(|| "login-api".into()),
+                audience: get("JWT_AUDIENCE").unwrap_or_else(|| "club-mobile-apps".into()),
+            },
+            lifetimes,
+            log_format,
+            purge_interval: Duration::from_secs(seconds(
+                "PURGE_INTERVAL_SECS",
+                3600,
+                1,
+                7 * 24 * 3600,
+            )?),
+        })
+    }
+
+    /// The database to use: `DATABASE_URL`, or the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| "sqlite://data/login-api.sqlite?mode=rwc".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn no_configuration_gives_the_embedded_defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8080");
+        assert!(s.hybris.is_none());
+        assert_eq!(s.jwt.algorithm, Algorithm::ES256);
+        assert_eq!(s.lifetimes.access_token.num_seconds(), 900);
+        assert_eq!(s.lifetimes.refresh_token.num_seconds(), 2_592_000);
+        assert_eq!(s.hybris_timeout, Duration::from_millis(5000));
+        assert!(s.database_url().starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (vars, variable) in [
+            (vec![("LISTEN_ADDR", "nowhere")], "LISTEN_ADDR"),
+            (vec![("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (
+                vec![("MEMBERSHIP_TIMEZONE", "Mars/Olympus")],
+                "MEMBERSHIP_TIMEZONE",
+            ),
+            (vec![("JWT_ALGORITHM", "none")], "JWT_ALGORITHM"),
+            (
+                vec![("ACCESS_TOKEN_TTL_SECS", "-5")],
+                "ACCESS_TOKEN_TTL_SECS",
+            ),
+            (vec![("HYBRIS_TIMEOUT_MS", "soon")], "HYBRIS_TIMEOUT_MS"),
+            (vec![("HYBRIS_BASE_URL", "http://h")], "HYBRIS_CLIENT_ID"),
+            (vec![("HYBRIS_BASE_URL", "ftp://h")], "HYBRIS_BASE_URL"),
+        ] {
+            let err = settings(&vars).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(err.to_string().contains(variable));
+        }
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let err = settings(&[
+            ("JWT_ALGORITHM", "ES256"),
+            ("JWT_SECRET", "super-secret-value"),
+        ])
+        .unwrap_err();
+        assert!(!err.to_string().contains("super-secret-value"));
+        let s = settings(&[
+            ("HYBRIS_BASE_URL", "https://hybris.example.org/"),
+            ("HYBRIS_CLIENT_ID", "app"),
+            ("HYBRIS_CLIENT_SECRET", "client-secret-value"),
+            ("HYBRIS_BASE_SITE", "rcc"),
+            ("JWT_ALGORITHM", "HS256"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("client-secret-value"));
+        assert!(!debug.contains("0123456789abcdef0123456789abcdef-secret"));
+        assert_eq!(s.hybris.unwrap().base_url, "https://hybris.example.org");
+    }
+}

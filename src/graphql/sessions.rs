@@ -1,0 +1,92 @@
+//! Sessions: refresh, list, log out, revoke.
+
+use async_graphql::{Context, Enum, ID, Object};
+
+use super::error::{ApiError, api, auth, principal};
+use super::types::{AuthPayload, Session};
+use crate::auth::LogoutScope as Scope;
+
+/// Which sessions `logout` ends.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum LogoutScope {
+    /// The session of the presented access token.
+    Current,
+    /// Every other session of the user.
+    Others,
+    /// Every session of the user.
+    All,
+}
+
+#[derive(Default)]
+pub struct SessionQuery;
+
+#[Object]
+impl SessionQuery {
+    /// The session of the presented access token.
+    async fn current_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Session> {
+        let principal = principal(ctx)?;
+        let auth = auth(ctx)?;
+        let session = api(ctx, auth.current_session(principal).await)?;
+        Ok(Session::new(session, true))
+    }
+
+    /// The user's live sessions, one per device, newest first.
+    async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
+        let principal = principal(ctx)?;
+        let auth = auth(ctx)?;
+        let sessions = api(ctx, auth.sessions(principal).await)?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| {
+                let current = s.id == principal.session_id;
+                Session::new(s, current)
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Exchanges a refresh token for new tokens. Each refresh token works once; presenting it
+    /// again within a few seconds returns the same new tokens, later it ends the session.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let auth = auth(ctx)?;
+        let issued = api(ctx, auth.refresh(&refresh_token).await)?;
+        Ok(AuthPayload::new(issued, auth.today()))
+    }
+
+    /// Ends the current session, the others, or all of the user's sessions.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(LogoutScope::Current)")] scope: Option<LogoutScope>,
+    ) -> async_graphql::Result<bool> {
+        let principal = principal(ctx)?;
+        let auth = auth(ctx)?;
+        let scope = match scope.unwrap_or(LogoutScope::Current) {
+            LogoutScope::Current => Scope::Current,
+            LogoutScope::Others => Scope::Others,
+            LogoutScope::All => Scope::All,
+        };
+        api(ctx, auth.logout(principal, scope).await)?;
+        Ok(true)
+    }
+
+    /// Ends one of the user's own sessions.
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let principal = principal(ctx)?;
+        let auth = auth(ctx)?;
+        let Ok(session_id) = id.parse() else {
+            return Err(ApiError::SessionNotFound.extend(ctx));
+        };
+        api(ctx, auth.revoke_session(principal, session_id).await)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,187 @@
+//! API output and input types, built from use-case records.
+
+use async_graphql::{Enum, ID, InputObject, SimpleObject};
+use chrono::NaiveDate;
+
+use super::scalars::{Date, DateTime};
+use crate::auth::Issued;
+use crate::domain::{self, device::DeviceFields};
+use crate::store::{SessionRecord, UserRecord};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum DeviceType {
+    Ios,
+    Android,
+    Web,
+    Other,
+}
+
+impl From<DeviceType> for domain::DeviceType {
+    fn from(t: DeviceType) -> Self {
+        match t {
+            DeviceType::Ios => Self::Ios,
+            DeviceType::Android => Self::Android,
+            DeviceType::Web => Self::Web,
+            DeviceType::Other => Self::Other,
+        }
+    }
+}
+
+impl From<domain::DeviceType> for DeviceType {
+    fn from(t: domain::DeviceType) -> Self {
+        match t {
+            domain::DeviceType::Ios => Self::Ios,
+            domain::DeviceType::Android => Self::Android,
+            domain::DeviceType::Web => Self::Web,
+            domain::DeviceType::Other => Self::Other,
+        }
+    }
+}
+
+/// The device the app runs on; every field optional, each bounded in length.
+#[derive(InputObject, Default)]
+pub struct DeviceInput {
+    /// A stable id of the app installation; one live session is kept per device id.
+    pub device_id: Option<String>,
+    pub device_type: Option<DeviceType>,
+    pub device_name: Option<String>,
+    pub platform: Option<String>,
+    pub platform_version: Option<String>,
+    pub app_version: Option<String>,
+    pub push_token: Option<String>,
+}
+
+impl From<DeviceInput> for DeviceFields {
+    fn from(d: DeviceInput) -> Self {
+        DeviceFields {
+            device_id: d.device_id,
+            device_type: d.device_type.map(Into::into),
+            device_name: d.device_name,
+            platform: d.platform,
+            platform_version: d.platform_version,
+            app_version: d.app_version,
+            push_token: d.push_token,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The member's email address at the club shop (Hybris).
+    pub email: String,
+    pub password: String,
+    pub device: Option<DeviceInput>,
+}
+
+/// A club member.
+#[derive(SimpleObject)]
+pub struct User {
+    pub id: ID,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub membership: Option<Membership>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    pub last_login_at: Option<DateTime>,
+}
+
+impl User {
+    pub fn new(user: UserRecord, today: NaiveDate) -> Self {
+        Self {
+            id: ID(user.id.to_string()),
+            email: user.email.as_str().to_owned(),
+            first_name: user.first_name,
+            last_name: user.last_name,
+            membership: user.membership.map(|m| Membership {
+                active: m.is_active(today),
+                number: m.number,
+                start_date: Date(m.start_date),
+                end_date: Date(m.end_date),
+                chapter: m.chapter,
+            }),
+            created_at: DateTime(user.created_at),
+            updated_at: DateTime(user.updated_at),
+            last_login_at: user.last_login_at.map(DateTime),
+        }
+    }
+}
+
+/// Club membership as last reported by Hybris.
+#[derive(SimpleObject)]
+pub struct Membership {
+    pub number: String,
+    /// First day of the membership, inclusive.
+    pub start_date: Date,
+    /// Last day of the membership, inclusive, in the club's timezone.
+    pub end_date: Date,
+    pub chapter: Option<String>,
+    /// Whether today (in the club's timezone) lies within the membership.
+    pub active: bool,
+}
+
+/// A logged-in device.
+#[derive(SimpleObject)]
+pub struct Session {
+    pub id: ID,
+    pub device_type: Option<DeviceType>,
+    pub device_name: Option<String>,
+    pub app_version: Option<String>,
+    pub created_at: DateTime,
+    /// When the session last logged in or refreshed.
+    pub last_accessed_at: DateTime,
+    /// The session's absolute end (login + maximum lifetime, capped by the membership end).
+    pub expires_at: DateTime,
+    /// Whether this is the session of the token making the request.
+    pub current: bool,
+}
+
+impl Session {
+    pub fn new(session: SessionRecord, current: bool) -> Self {
+        Self {
+            id: ID(session.id.to_string()),
+            device_type: session.device.device_type.map(Into::into),
+            device_name: session.device.device_name,
+            app_version: session.device.app_version,
+            created_at: DateTime(session.created_at),
+            last_accessed_at: DateTime(session.last_accessed_at),
+            expires_at: DateTime(session.expires_at),
+            current,
+        }
+    }
+}
+
+/// Tokens for a new or refreshed session. Store the refresh token securely; it is shown once.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// A JWT to send as `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i32,
+    /// An opaque token for `refreshSession`; each use returns a new one.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_token_expires_in: i32,
+    pub session: Session,
+    pub user: User,
+}
+
+impl AuthPayload {
+    pub fn new(issued: Issued, today: NaiveDate) -> Self {
+        let seconds = |until: chrono::DateTime<chrono::Utc>| {
+            (until - issued.now).num_seconds().clamp(0, i32::MAX as i64) as i32
+        };
+        Self {
+            access_token: issued.access_token.clone(),
+            token_type: "Bearer".into(),
+            expires_in: seconds(issued.access_token_expires_at),
+            refresh_token: issued.refresh_token.expose().to_owned(),
+            refresh_token_expires_in: seconds(issued.refresh_token_expires_at),
+            session: Session::new(issued.session, true),
+            user: User::new(issued.user, today),
+        }
+    }
+}

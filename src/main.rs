@@ -1,0 +1,160 @@
+//! The `login-api` binary: `serve` (default), `migrate`, `hybris-sim`, `print-schema`.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use login_api::{
+    config::Settings, graphql, ports::SystemClock, sim, startup::Application, store::Store,
+    telemetry,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "login-api",
+    version,
+    about = "GraphQL login API for the club's mobile apps"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Run pending database migrations, then exit.
+    Migrate,
+    /// Run the Hybris simulator alone.
+    HybrisSim {
+        #[arg(long, env = "HYBRIS_SIM_ADDR", default_value = "127.0.0.1:9002")]
+        addr: SocketAddr,
+        /// A JSON array of users; the shipped example members when omitted.
+        #[arg(long, env = "HYBRIS_SIM_USERS_FILE")]
+        users: Option<PathBuf>,
+        #[arg(long, env = "HYBRIS_SIM_CLIENT_ID", default_value = login_api::config::SIMULATOR_CLIENT_ID)]
+        client_id: String,
+        #[arg(long, env = "HYBRIS_SIM_CLIENT_SECRET", default_value = login_api::config::SIMULATOR_CLIENT_SECRET)]
+        client_secret: String,
+        #[arg(long, env = "HYBRIS_SIM_BASE_SITE", default_value = login_api::config::SIMULATOR_BASE_SITE)]
+        base_site: String,
+        /// Added to every response.
+        #[arg(long, env = "HYBRIS_SIM_LATENCY_MS", default_value_t = 0)]
+        latency_ms: u64,
+        /// Answer every request with 503.
+        #[arg(long, env = "HYBRIS_SIM_OUTAGE", default_value_t = false)]
+        outage: bool,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
+    PrintSchema,
+    /// Exit 0 when the server at LISTEN_ADDR answers /healthz (for container health checks).
+    Healthcheck,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // The cause chain, once; no secret is ever part of an error.
+            eprintln!("login-api: {error:#}");
+            tracing::error!(error = format!("{error:#}"), "login-api stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::PrintSchema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::Healthcheck => {
+            let settings = Settings::from_env()?;
+            let mut addr = settings.listen_addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let response = reqwest::Client::new()
+                .get(format!("http://{addr}/healthz"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .context("the server did not answer")?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "/healthz answered {}",
+                response.status()
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let settings = Settings::from_env()?;
+            telemetry::init(settings.log_format);
+            let store = Store::connect(&settings.database_url()).await?;
+            store.migrate().await?;
+            tracing::info!("migrations are up to date");
+            Ok(())
+        }
+        Command::Serve => {
+            let settings = Settings::from_env()?;
+            telemetry::init(settings.log_format);
+            let app = Application::build(settings, Arc::new(SystemClock)).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::HybrisSim {
+            addr,
+            users,
+            client_id,
+            client_secret,
+            base_site,
+            latency_ms,
+            outage,
+        } => {
+            telemetry::init(login_api::config::LogFormat::Text);
+            let users = match users {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => sim::EXAMPLE_USERS.to_owned(),
+            };
+            let control = Arc::new(sim::SimControl::default());
+            control.set_latency(Duration::from_millis(latency_ms));
+            control.set_outage(outage);
+            let config = sim::SimConfig {
+                users: sim::parse_users(&users)?,
+                client_id,
+                client_secret,
+                base_site,
+            };
+            let bound = sim::spawn(addr, config, control).await?;
+            tracing::info!(%bound, "Hybris simulator listening");
+            shutdown_signal().await;
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}

@@ -1,0 +1,73 @@
+//! The capabilities the use cases need from the outside world, one small trait each.
+//!
+//! Design: `auth` depends on these traits only; `startup` picks the adapters. Tests run the real
+//! adapters against simulators, so the traits exist for the seams, not for mocking.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{CustomerProfile, Email, Password};
+
+/// The upstream identity provider (SAP Commerce "Hybris").
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// Checks the credentials and returns the customer's profile with membership fields.
+    async fn authenticate(
+        &self,
+        email: &Email,
+        password: &Password,
+    ) -> Result<CustomerProfile, IdpError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    /// The provider refused the email/password pair (it does not say which was wrong).
+    #[error("the identity provider refused the credentials")]
+    InvalidCredentials,
+    /// Unreachable, timed out, or a 5xx: worth retrying later.
+    #[error("the identity provider is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a misconfiguration or a response we do not understand.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Where "now" comes from; tests drive a `ManualClock` instead of sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Clone)]
+pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(Arc::new(Mutex::new(start)))
+    }
+
+    pub fn set(&self, to: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock") = to;
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().expect("clock lock") += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        // A std Mutex: nothing awaits while it is held.
+        *self.0.lock().expect("clock lock")
+    }
+}

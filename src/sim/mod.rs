@@ -1,0 +1,279 @@
+//! A simulator of the two Hybris OCC endpoints login-api uses, answering as Hybris does.
+//!
+//! Used by `login-api hybris-sim`, by `serve` when `HYBRIS_BASE_URL` is unset, and by the tests.
+//! Design: it checks what the real server checks (grant type, OAuth client, bearer token, base
+//! site) and answers with Hybris' shapes: bad credentials are HTTP 400
+//! `{"error":"invalid_grant","error_description":"Bad credentials"}`. `SimControl` adds latency
+//! or an outage at run time, and counts token requests so tests can see what reached "Hybris".
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::Context;
+use axum::{
+    Form, Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The example members shipped with the repository (`hybris-sim/users.json`).
+pub const EXAMPLE_USERS: &str = include_str!("../../hybris-sim/users.json");
+
+/// One customer of the simulated Hybris; OCC field names as they appear on the wire.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimUser {
+    pub uid: String,
+    pub customer_id: String,
+    pub password: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub rcc_membership_number: Option<String>,
+    pub rcc_member_ship_start_date: Option<String>,
+    pub rcc_member_ship_end_date: Option<String>,
+    pub rcc_chapter: Option<String>,
+}
+
+pub fn parse_users(json: &str) -> anyhow::Result<Vec<SimUser>> {
+    serde_json::from_str(json).context("the simulator's users file is not a JSON array of users")
+}
+
+/// Run-time knobs and counters shared between the simulator and whoever drives it.
+#[derive(Default)]
+pub struct SimControl {
+    latency_ms: AtomicU64,
+    outage: AtomicBool,
+    token_requests: AtomicUsize,
+}
+
+impl SimControl {
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_ms
+            .store(latency.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// While on, every endpoint answers 503.
+    pub fn set_outage(&self, on: bool) {
+        self.outage.store(on, Ordering::SeqCst);
+    }
+
+    /// Password-grant requests received so far.
+    pub fn token_requests(&self) -> usize {
+        self.token_requests.load(Ordering::SeqCst)
+    }
+}
+
+pub struct SimConfig {
+    pub users: Vec<SimUser>,
+    pub client_id: String,
+    pub client_secret: String,
+    pub base_site: String,
+}
+
+struct SimState {
+    config: SimConfig,
+    control: Arc<SimControl>,
+    /// access token → uid of the customer it was issued to.
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+pub fn router(config: SimConfig, control: Arc<SimControl>) -> Router {
+    let state = Arc::new(SimState {
+        config,
+        control,
+        tokens: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route("/authorizationserver/oauth/token", post(token))
+        .route("/occ/v2/{site}/users/current", get(current_user))
+        .with_state(state)
+}
+
+/// Binds `addr` and serves the simulator in the background; returns the bound address.
+pub async fn spawn(
+    addr: SocketAddr,
+    config: SimConfig,
+    control: Arc<SimControl>,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the Hybris simulator to {addr}"))?;
+    let bound = listener.local_addr()?;
+    let app = router(config, control);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the Hybris simulator stopped");
+        }
+    });
+    Ok(bound)
+}
+
+async fn disturbances(control: &SimControl) -> Option<Response> {
+    let latency = control.latency_ms.load(Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    control.outage.load(Ordering::SeqCst).then(|| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"errors": [{"type": "ServiceUnavailableError", "message": "Service Unavailable"}]})),
+        )
+            .into_response()
+    })
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+async fn token(State(state): State<Arc<SimState>>, Form(form): Form<TokenForm>) -> Response {
+    state.control.token_requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = disturbances(&state.control).await {
+        return response;
+    }
+    let config = &state.config;
+    if form.client_id.as_deref() != Some(config.client_id.as_str())
+        || form.client_secret.as_deref() != Some(config.client_secret.as_str())
+    {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Bad client credentials",
+        );
+    }
+    if form.grant_type.as_deref() != Some("password") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Unsupported grant type",
+        );
+    }
+    let (Some(username), Some(password)) = (form.username, form.password) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing username or password",
+        );
+    };
+    let user = config
+        .users
+        .iter()
+        .find(|u| u.uid.eq_ignore_ascii_case(username.trim()) && u.password == password);
+    let Some(user) = user else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad credentials");
+    };
+    let access_token = uuid::Uuid::new_v4().to_string();
+    state
+        .tokens
+        .lock()
+        .expect("sim token lock")
+        .insert(access_token.clone(), user.uid.clone());
+    Json(json!({
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": 43199,
+        "scope": "basic openid"
+    }))
+    .into_response()
+}
+
+async fn current_user(
+    State(state): State<Arc<SimState>>,
+    Path(site): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = disturbances(&state.control).await {
+        return response;
+    }
+    let invalid_token = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"errors": [{"type": "InvalidTokenError", "message": "Invalid access token"}]})),
+        )
+            .into_response()
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return invalid_token();
+    };
+    let Some(uid) = state
+        .tokens
+        .lock()
+        .expect("sim token lock")
+        .get(token)
+        .cloned()
+    else {
+        return invalid_token();
+    };
+    if site != state.config.base_site {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errors": [{"type": "UnknownIdentifierError", "message": format!("Base site {site} doesn't exist")}]})),
+        )
+            .into_response();
+    }
+    let Some(user) = state.config.users.iter().find(|u| u.uid == uid) else {
+        return invalid_token();
+    };
+    let fields = query.get("fields").map(String::as_str).unwrap_or("DEFAULT");
+    let wants = |field: &str| {
+        fields
+            .split(',')
+            .any(|f| f.trim() == field || f.trim() == "FULL")
+    };
+    let name = [user.first_name.as_deref(), user.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut body = json!({
+        "type": "userWsDTO",
+        "uid": user.uid,
+        "customerId": user.customer_id,
+        "displayUid": user.uid,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "name": name,
+    });
+    let custom = [
+        ("rccMembershipNumber", &user.rcc_membership_number),
+        ("rccMemberShipStartDate", &user.rcc_member_ship_start_date),
+        ("rccMemberShipEndDate", &user.rcc_member_ship_end_date),
+        ("rccChapter", &user.rcc_chapter),
+    ];
+    for (name, value) in custom {
+        // OCC omits null fields and fields not asked for.
+        if let (true, Some(value)) = (wants(name), value) {
+            body[name] = Value::String(value.clone());
+        }
+    }
+    Json(body).into_response()
+}

@@ -1,0 +1,154 @@
+//! The composition root: the only place that names concrete adapters.
+//!
+//! Design: building and running are separate. `Application::build` connects, migrates, wires the
+//! use cases and binds the listener (port 0 picks a free one, which the tests use); `run` serves
+//! until the shutdown future resolves, then drains in-flight requests.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use secrecy::SecretString;
+
+use crate::adapters::hybris::HybrisClient;
+use crate::auth::{Auth, tokens::TokenKeys};
+use crate::config::{
+    HybrisSettings, SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings,
+};
+use crate::graphql::build_schema;
+use crate::http::{AppState, router};
+use crate::ports::Clock;
+use crate::sim;
+use crate::store::Store;
+
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    auth: Arc<Auth>,
+    purge_interval: std::time::Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database_url()).await?;
+        if settings.run_migrations {
+            store.migrate().await?;
+        }
+
+        let hybris = match settings.hybris.clone() {
+            Some(hybris) => hybris,
+            None => start_embedded_simulator().await?,
+        };
+        let http = reqwest::Client::builder()
+            .timeout(settings.hybris_timeout)
+            .connect_timeout(settings.hybris_timeout)
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .user_agent(concat!("login-api/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        let idp = Arc::new(HybrisClient::new(
+            http,
+            hybris.base_url,
+            hybris.client_id,
+            hybris.client_secret,
+            hybris.base_site,
+        ));
+
+        let tokens = TokenKeys::from_settings(&settings.jwt)?;
+        if tokens.ephemeral {
+            tracing::warn!(
+                algorithm = ?settings.jwt.algorithm,
+                "no JWT key configured (JWT_PRIVATE_KEY_FILE / JWT_SECRET): using an ephemeral key; tokens will not survive a restart"
+            );
+        }
+
+        let auth = Arc::new(Auth::new(
+            store,
+            idp,
+            clock,
+            tokens,
+            settings.lifetimes,
+            settings.membership_timezone,
+        ));
+        let schema = build_schema(Some(auth.clone()));
+        let router = router(AppState {
+            auth: auth.clone(),
+            schema,
+        });
+        let listener = tokio::net::TcpListener::bind(settings.listen_addr)
+            .await
+            .with_context(|| format!("binding LISTEN_ADDR {}", settings.listen_addr))?;
+        Ok(Self {
+            listener,
+            router,
+            auth,
+            purge_interval: settings.purge_interval,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn auth(&self) -> Arc<Auth> {
+        self.auth.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let purge = tokio::spawn(purge_periodically(self.auth.clone(), self.purge_interval));
+        tracing::info!(addr = %self.local_addr(), "listening");
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP");
+        purge.abort();
+        served
+    }
+}
+
+/// Starts the Hybris simulator in-process with the example members, for `serve` without
+/// `HYBRIS_BASE_URL`.
+async fn start_embedded_simulator() -> anyhow::Result<HybrisSettings> {
+    let users = sim::parse_users(sim::EXAMPLE_USERS)?;
+    let addr = sim::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        sim::SimConfig {
+            users,
+            client_id: SIMULATOR_CLIENT_ID.into(),
+            client_secret: SIMULATOR_CLIENT_SECRET.into(),
+            base_site: SIMULATOR_BASE_SITE.into(),
+        },
+        Arc::default(),
+    )
+    .await?;
+    tracing::warn!(
+        %addr,
+        "HYBRIS_BASE_URL is not set: using the built-in Hybris simulator with the example members of hybris-sim/users.json \
+         (log in as anna.rider@example.org with password Ride-2026!)"
+    );
+    Ok(HybrisSettings {
+        base_url: format!("http://{addr}"),
+        client_id: SIMULATOR_CLIENT_ID.into(),
+        client_secret: SecretString::from(SIMULATOR_CLIENT_SECRET),
+        base_site: SIMULATOR_BASE_SITE.into(),
+    })
+}
+
+async fn purge_periodically(auth: Arc<Auth>, every: std::time::Duration) {
+    let mut interval = tokio::time::interval(every);
+    loop {
+        interval.tick().await;
+        match auth.purge_expired(500).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "purged expired sessions and refresh tokens"),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "purging expired sessions failed")
+            }
+        }
+    }
+}

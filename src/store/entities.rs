@@ -1,0 +1,82 @@
+//! sea-orm entities: crate-private, the shape of the tables, never of the API.
+
+pub mod users {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub upstream_customer_id: String,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub first_name: Option<String>,
+        pub last_name: Option<String>,
+        pub membership_number: Option<String>,
+        pub membership_start_date: Option<Date>,
+        pub membership_end_date: Option<Date>,
+        pub chapter: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub last_login_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod sessions {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub device_id: Option<String>,
+        pub device_type: Option<String>,
+        pub device_name: Option<String>,
+        pub platform: Option<String>,
+        pub platform_version: Option<String>,
+        pub app_version: Option<String>,
+        pub push_token: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub last_accessed_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod refresh_tokens {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub session_id: Uuid,
+        pub parent_id: Option<Uuid>,
+        pub issued_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+        pub rotation_nonce: Option<String>,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

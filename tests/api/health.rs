@@ -1,0 +1,114 @@
+//! Health, readiness and the JWK Set endpoint.
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_ok_when_the_database_is_reachable() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(!response.headers()["x-request-id"].is_empty());
+}
+
+#[tokio::test]
+async fn graphiql_is_served_on_get() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(format!("{}/graphql", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("graphiql")
+    );
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_bodies_are_refused_with_a_4xx_and_change_nothing() {
+    let app = spawn_app().await;
+    let url = format!("{}/graphql", app.address);
+    let huge = format!(r#"{{"query":"{}"}}"#, "a".repeat(10 * 1024 * 1024));
+    let login = r#"{"query":"mutation { login(input:{email:\"anna.rider@example.org\", password:\"Ride-2026!\"}) { accessToken } }"}"#;
+    for (body, content_type, status) in [
+        (huge, "application/json", 413),
+        ("{not json".to_owned(), "application/json", 400),
+        (r#"{"query": 42}"#.to_owned(), "application/json", 400),
+        (format!("[{login},{login}]"), "application/json", 400),
+        (login.to_owned(), "text/plain", 415),
+        (login.to_owned(), "application/x-www-form-urlencoded", 415),
+    ] {
+        let response = app
+            .http
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{content_type}");
+    }
+    let invalid_utf8 = app
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![b'{', 0xff, 0xfe, b'}'])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid_utf8.status(), 400);
+    let body: serde_json::Value = invalid_utf8.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert_eq!(app.count("users").await, 0);
+    assert_eq!(app.sim.token_requests(), 0);
+}
+
+#[tokio::test]
+async fn syntax_and_validation_errors_carry_a_code() {
+    let app = spawn_app().await;
+    for query in [
+        "{ me { id ",
+        "{ nope }",
+        "mutation { login(input: {email: 1}) { accessToken } }",
+    ] {
+        let response = app.gql(query, serde_json::json!({}), None).await;
+        assert_eq!(
+            response.code(),
+            Some("BAD_USER_INPUT"),
+            "{query}: {}",
+            response.body
+        );
+    }
+    let wrong_variable = app
+        .gql(
+            &crate::helpers::LOGIN,
+            serde_json::json!({"input": "not an object"}),
+            None,
+        )
+        .await;
+    assert_eq!(wrong_variable.code(), Some("BAD_USER_INPUT"));
+}

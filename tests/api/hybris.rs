@@ -1,0 +1,118 @@
+//! The Hybris client against the simulator: the wire contract and its failure modes.
+
+use std::sync::Arc;
+
+use login_api::{
+    adapters::hybris::HybrisClient,
+    domain::{Email, Password},
+    ports::{IdentityProvider, IdpError},
+    sim::{self, SimControl},
+};
+use secrecy::SecretString;
+
+async fn client_for(client_secret: &str, base_site: &str) -> (HybrisClient, Arc<SimControl>) {
+    let control = Arc::new(SimControl::default());
+    let addr = sim::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        sim::SimConfig {
+            users: sim::parse_users(sim::EXAMPLE_USERS).unwrap(),
+            client_id: "app".into(),
+            client_secret: "right-secret".into(),
+            base_site: "rcc".into(),
+        },
+        control.clone(),
+    )
+    .await
+    .unwrap();
+    let client = HybrisClient::new(
+        reqwest::Client::new(),
+        format!("http://{addr}"),
+        "app".into(),
+        SecretString::from(client_secret.to_owned()),
+        base_site.into(),
+    );
+    (client, control)
+}
+
+fn anna() -> (Email, Password) {
+    (
+        Email::parse("Anna.Rider@example.org").unwrap(),
+        Password::parse("Ride-2026!").unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_client_reads_the_profile_with_membership_fields() {
+    let (client, _) = client_for("right-secret", "rcc").await;
+    let (email, password) = anna();
+
+    let profile = client.authenticate(&email, &password).await.unwrap();
+
+    assert_eq!(profile.customer_id, "c-1001");
+    assert_eq!(profile.email.as_str(), "anna.rider@example.org");
+    let membership = profile.membership.unwrap();
+    assert_eq!(membership.number, "RCC-1001");
+    assert_eq!(membership.end_date.to_string(), "2099-12-31");
+    assert_eq!(membership.chapter.as_deref(), Some("London"));
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_unexpected_not_invalid_credentials() {
+    let (client, _) = client_for("wrong-secret", "rcc").await;
+    let (email, password) = anna();
+    let error = client.authenticate(&email, &password).await.unwrap_err();
+    assert!(matches!(error, IdpError::Unexpected(_)), "{error:?}");
+    assert!(!format!("{error:#}").contains("wrong-secret"));
+}
+
+#[tokio::test]
+async fn an_unknown_base_site_is_unexpected() {
+    let (client, _) = client_for("right-secret", "no-such-site").await;
+    let (email, password) = anna();
+    let error = client.authenticate(&email, &password).await.unwrap_err();
+    assert!(matches!(error, IdpError::Unexpected(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_5xx_is_unavailable() {
+    let (client, control) = client_for("right-secret", "rcc").await;
+    control.set_outage(true);
+    let (email, password) = anna();
+    let error = client.authenticate(&email, &password).await.unwrap_err();
+    assert!(matches!(error, IdpError::Unavailable(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_simulator_answers_bad_credentials_as_hybris_does() {
+    let control = Arc::new(SimControl::default());
+    let addr = sim::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        sim::SimConfig {
+            users: sim::parse_users(sim::EXAMPLE_USERS).unwrap(),
+            client_id: "app".into(),
+            client_secret: "s".into(),
+            base_site: "rcc".into(),
+        },
+        control,
+    )
+    .await
+    .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/authorizationserver/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "anna.rider@example.org"),
+            ("password", "wrong"),
+            ("client_id", "app"),
+            ("client_secret", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "invalid_grant", "error_description": "Bad credentials"})
+    );
+}

@@ -1,0 +1,13 @@
+//! API tests: the real server in-process on a random port, against the Hybris simulator and a
+//! real database (a fresh SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL`
+//! is set). One binary for all of them.
+
+mod helpers;
+
+mod access;
+mod health;
+mod hybris;
+mod login;
+mod refresh;
+mod schema;
+mod sessions;
