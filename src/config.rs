@@ -11,6 +11,7 @@ use jsonwebtoken::Algorithm;
 use secrecy::SecretString;
 
 use crate::domain::SessionLifetimes;
+use crate::relay::RelaySettings;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -27,6 +28,35 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How often expired sessions and refresh tokens are purged.
     pub purge_interval: Duration,
+    /// `None`: index updates go to the log.
+    pub algolia: Option<AlgoliaSettings>,
+    /// `None`: events go to the log.
+    pub eventbridge: Option<EventBridgeSettings>,
+    pub relay: RelaySettings,
+    /// Whether `serve` runs the outbox relay (`OUTBOX_RELAY`, default true).
+    pub relay_enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlgoliaSettings {
+    pub app_id: String,
+    pub api_key: SecretString,
+    pub users_index: String,
+    /// Base URLs, main host first; empty means Algolia's own hosts for the app id.
+    pub hosts: Vec<reqwest::Url>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventBridgeSettings {
+    pub bus_name: String,
+    pub source: String,
+    /// `None`: aws-config's standard resolution (`AWS_REGION`, profile).
+    pub region: Option<String>,
+    /// `None`: aws-config's standard resolution (`AWS_ENDPOINT_URL_EVENTBRIDGE`, `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Static credentials for local stand-ins; `None` (production): the standard credential chain.
+    pub static_credentials: Option<(String, SecretString)>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,7 +244,103 @@ impl Settings {
             Some(_) => return Err(invalid("LOG_FORMAT", "must be text or json")),
         };
 
+        let algolia = match (get("ALGOLIA_APP_ID"), get("ALGOLIA_API_KEY")) {
+            (None, None) => None,
+            (Some(app_id), Some(api_key)) => {
+                let hosts = get("ALGOLIA_HOSTS")
+                    .map(|hosts| {
+                        hosts
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|h| !h.is_empty())
+                            .map(|h| {
+                                reqwest::Url::parse(h)
+                                    .ok()
+                                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                                    .ok_or_else(|| {
+                                        invalid(
+                                            "ALGOLIA_HOSTS",
+                                            format!("{h:?} is not an http(s) base URL"),
+                                        )
+                                    })
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .transpose()?
+                    .unwrap_or_default();
+                Some(AlgoliaSettings {
+                    app_id,
+                    api_key: SecretString::from(api_key),
+                    users_index: get("ALGOLIA_USERS_INDEX").unwrap_or_else(|| "users".into()),
+                    hosts,
+                    timeout: Duration::from_millis(seconds(
+                        "ALGOLIA_TIMEOUT_MS",
+                        5000,
+                        1,
+                        120_000,
+                    )?),
+                })
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "ALGOLIA_API_KEY",
+                    "is required with ALGOLIA_APP_ID",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "ALGOLIA_APP_ID",
+                    "is required with ALGOLIA_API_KEY",
+                ));
+            }
+        };
+
+        let aws_configured = [
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_EVENTBRIDGE",
+        ]
+        .iter()
+        .any(|name| get(name).is_some());
+        let eventbridge = aws_configured.then(|| EventBridgeSettings {
+            bus_name: get("EVENT_BUS_NAME").unwrap_or_else(|| "rides-service".into()),
+            source: get("EVENT_SOURCE").unwrap_or_else(|| "club.login-api".into()),
+            region: None,
+            endpoint_url: None,
+            static_credentials: None,
+        });
+
+        let relay = RelaySettings {
+            max_attempts: seconds("OUTBOX_MAX_ATTEMPTS", 12, 1, 1000)? as i32,
+            retry_base: chrono::Duration::milliseconds(seconds(
+                "OUTBOX_RETRY_BASE_MS",
+                1000,
+                1,
+                3_600_000,
+            )? as i64),
+            retry_max: chrono::Duration::seconds(
+                seconds("OUTBOX_RETRY_MAX_SECS", 900, 1, 86_400)? as i64
+            ),
+            poll_interval: Duration::from_millis(seconds(
+                "OUTBOX_POLL_INTERVAL_MS",
+                1000,
+                10,
+                60_000,
+            )?),
+            lease: chrono::Duration::seconds(seconds("OUTBOX_LEASE_SECS", 60, 1, 3600)? as i64),
+        };
+        let relay_enabled = match get("OUTBOX_RELAY").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(_) => return Err(invalid("OUTBOX_RELAY", "must be true or false")),
+        };
+
         Ok(Self {
+            algolia,
+            eventbridge,
+            relay,
+            relay_enabled,
             listen_addr,
             database_url,
             run_migrations,

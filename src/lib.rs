@@ -8,8 +8,9 @@
 //! - [`domain`]: types that parse instead of validate, and the membership and lifetime rules.
 //! - [`auth`]: the use cases — login, refresh, logout, authenticate — and JWT keys.
 //! - [`ports`]: the small traits the use cases need (identity provider, clock).
-//! - [`adapters`]: ports implemented over real technology (the Hybris OCC client).
-//! - [`store`]: persistence with sea-orm, one transaction per business operation.
+//! - [`adapters`]: ports implemented over real technology: Hybris, Algolia, EventBridge, log sinks.
+//! - [`store`]: persistence with sea-orm, one transaction per business operation; the outbox.
+//! - [`relay`]: delivers outbox rows to the search index and the event bus.
 //! - [`graphql`]: schema, resolvers, and the one map from errors to `extensions.code`.
 //! - [`http`]: the axum router: `/graphql`, health, JWK Set.
 //! - [`sim`]: the Hybris simulator (`login-api hybris-sim`, embedded default, tests).
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod ports;
+pub mod relay;
 pub mod sim;
 pub mod startup;
 pub mod store;

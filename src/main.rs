@@ -5,8 +5,8 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use login_api::{
-    config::Settings, graphql, ports::SystemClock, sim, startup::Application, store::Store,
-    telemetry,
+    config::Settings, domain::outbox::Sink, graphql, ports::SystemClock, sim, startup::Application,
+    store::Store, telemetry,
 };
 
 #[derive(Parser)]
@@ -48,8 +48,24 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` is this output.
     PrintSchema,
+    /// Inspect or replay the outbox of index updates and events.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Exit 0 when the server at LISTEN_ADDR answers /healthz (for container health checks).
     Healthcheck,
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Print pending, retrying, delivered and dead rows per sink.
+    Status,
+    /// Make dead rows deliverable again (all sinks, or one: algolia, eventbridge).
+    Replay {
+        #[arg(long)]
+        sink: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -88,6 +104,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "/healthz answered {}",
                 response.status()
             );
+            Ok(())
+        }
+        Command::Outbox { command } => {
+            let settings = Settings::from_env()?;
+            let store = Store::connect(&settings.database_url()).await?;
+            match command {
+                OutboxCommand::Status => {
+                    println!(
+                        "{:<12} {:>8} {:>8} {:>10} {:>6}",
+                        "sink", "pending", "retrying", "delivered", "dead"
+                    );
+                    for sink in Sink::ALL {
+                        let c = store.outbox_counts(sink).await?;
+                        println!(
+                            "{:<12} {:>8} {:>8} {:>10} {:>6}",
+                            sink.as_str(),
+                            c.pending,
+                            c.retrying,
+                            c.delivered,
+                            c.dead
+                        );
+                    }
+                }
+                OutboxCommand::Replay { sink } => {
+                    let sink = sink
+                        .map(|name| {
+                            Sink::parse(&name).with_context(|| {
+                                format!("unknown sink {name:?}: use algolia or eventbridge")
+                            })
+                        })
+                        .transpose()?;
+                    let replayed = store.replay_dead_outbox(sink, chrono::Utc::now()).await?;
+                    println!("{replayed} dead rows are pending again");
+                }
+            }
             Ok(())
         }
         Command::Migrate => {

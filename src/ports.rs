@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{CustomerProfile, Email, Password};
+use crate::domain::{
+    CustomerProfile, Email, Password,
+    outbox::{OutboxMessage, Sink},
+};
 
 /// The upstream identity provider (SAP Commerce "Hybris").
 #[async_trait]
@@ -33,6 +36,24 @@ pub enum IdpError {
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
+
+/// A destination of outbox messages: the search index or the event bus.
+#[async_trait]
+pub trait OutboxSink: Send + Sync {
+    fn sink(&self) -> Sink;
+
+    /// How many messages one `deliver` call takes at most.
+    fn max_batch(&self) -> usize;
+
+    /// Delivers the messages; one result per message, in the same order, so a partial failure
+    /// retries only what failed.
+    async fn deliver(&self, messages: &[OutboxMessage]) -> Vec<Result<(), DeliveryError>>;
+}
+
+/// Why a delivery failed, in words safe to store in `outbox.last_error` (never a secret).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct DeliveryError(pub String);
 
 /// Where "now" comes from; tests drive a `ManualClock` instead of sleeping.
 pub trait Clock: Send + Sync {

@@ -7,16 +7,21 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::adapters::hybris::HybrisClient;
+use crate::adapters::{
+    algolia::AlgoliaIndexer, eventbridge::EventBridgePublisher, log_sink::LogSink,
+};
 use crate::auth::{Auth, tokens::TokenKeys};
 use crate::config::{
     HybrisSettings, SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings,
 };
+use crate::domain::outbox::Sink;
 use crate::graphql::build_schema;
 use crate::http::{AppState, router};
-use crate::ports::Clock;
+use crate::ports::{Clock, OutboxSink};
+use crate::relay::Relay;
 use crate::sim;
 use crate::store::Store;
 
@@ -25,6 +30,7 @@ pub struct Application {
     router: axum::Router,
     auth: Arc<Auth>,
     purge_interval: std::time::Duration,
+    relay: Option<Arc<Relay>>,
 }
 
 impl Application {
@@ -38,15 +44,16 @@ impl Application {
             Some(hybris) => hybris,
             None => start_embedded_simulator().await?,
         };
+        // One pooled HTTP client for the process; adapters set their own per-request timeouts.
         let http = reqwest::Client::builder()
-            .timeout(settings.hybris_timeout)
-            .connect_timeout(settings.hybris_timeout)
+            .connect_timeout(std::time::Duration::from_secs(5))
             .pool_idle_timeout(std::time::Duration::from_secs(60))
             .user_agent(concat!("login-api/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
         let idp = Arc::new(HybrisClient::new(
-            http,
+            http.clone(),
+            settings.hybris_timeout,
             hybris.base_url,
             hybris.client_id,
             hybris.client_secret,
@@ -61,6 +68,18 @@ impl Application {
             );
         }
 
+        let sinks = outbox_sinks(&settings, http).await;
+        let outbox_written = Arc::new(tokio::sync::Notify::new());
+        let relay = settings.relay_enabled.then(|| {
+            Arc::new(Relay::new(
+                store.clone(),
+                clock.clone(),
+                settings.relay.clone(),
+                outbox_written.clone(),
+                sinks,
+            ))
+        });
+
         let auth = Arc::new(Auth::new(
             store,
             idp,
@@ -68,6 +87,7 @@ impl Application {
             tokens,
             settings.lifetimes,
             settings.membership_timezone,
+            outbox_written,
         ));
         let schema = build_schema(Some(auth.clone()));
         let router = router(AppState {
@@ -82,6 +102,7 @@ impl Application {
             router,
             auth,
             purge_interval: settings.purge_interval,
+            relay,
         })
     }
 
@@ -102,11 +123,15 @@ impl Application {
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_periodically(self.auth.clone(), self.purge_interval));
         tracing::info!(addr = %self.local_addr(), "listening");
+        let relay = self.relay.map(|relay| tokio::spawn(relay.run()));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");
         purge.abort();
+        if let Some(relay) = relay {
+            relay.abort();
+        }
         served
     }
 }
@@ -151,4 +176,69 @@ async fn purge_periodically(auth: Arc<Auth>, every: std::time::Duration) {
             }
         }
     }
+}
+
+/// The search index and event bus sinks: the real services when configured, else the log.
+async fn outbox_sinks(settings: &Settings, http: reqwest::Client) -> Vec<Arc<dyn OutboxSink>> {
+    let search: Arc<dyn OutboxSink> = match &settings.algolia {
+        Some(algolia) => Arc::new(AlgoliaIndexer::new(
+            http,
+            algolia.app_id.clone(),
+            algolia.api_key.clone(),
+            algolia.users_index.clone(),
+            algolia.hosts.clone(),
+            algolia.timeout,
+        )),
+        None => {
+            tracing::warn!(
+                "ALGOLIA_APP_ID/ALGOLIA_API_KEY are not set: search index updates are written to the log"
+            );
+            Arc::new(LogSink(Sink::SearchIndex))
+        }
+    };
+    let events: Arc<dyn OutboxSink> = match &settings.eventbridge {
+        Some(eventbridge) => Arc::new(EventBridgePublisher::new(
+            eventbridge_client(eventbridge).await,
+            eventbridge.bus_name.clone(),
+            eventbridge.source.clone(),
+        )),
+        None => {
+            tracing::warn!(
+                "no AWS settings (AWS_REGION, AWS_ENDPOINT_URL…): login events are written to the log"
+            );
+            Arc::new(LogSink(Sink::EventBus))
+        }
+    };
+    vec![search, events]
+}
+
+async fn eventbridge_client(
+    settings: &crate::config::EventBridgeSettings,
+) -> aws_sdk_eventbridge::Client {
+    // The outbox retries with backoff, so the SDK tries once; a hung endpoint costs at most
+    // the operation timeout, never the relay.
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .operation_timeout(std::time::Duration::from_secs(10))
+                .build(),
+        );
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some((key_id, secret)) = &settings.static_credentials {
+        loader = loader.credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+            key_id,
+            secret.expose_secret(),
+            None,
+            None,
+            "login-api-settings",
+        ));
+    }
+    aws_sdk_eventbridge::Client::new(&loader.load().await)
 }

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_users;
 mod m20261122_000002_create_sessions;
 mod m20261122_000003_create_refresh_tokens;
+mod m20261122_000004_create_outbox;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_users::Migration),
             Box::new(m20261122_000002_create_sessions::Migration),
             Box::new(m20261122_000003_create_refresh_tokens::Migration),
+            Box::new(m20261122_000004_create_outbox::Migration),
         ]
     }
 }

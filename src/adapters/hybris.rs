@@ -20,6 +20,8 @@ pub const PROFILE_FIELDS: &str =
 
 pub struct HybrisClient {
     http: reqwest::Client,
+    /// Per request, so the process shares one client with other adapters.
+    timeout: std::time::Duration,
     base_url: String,
     client_id: String,
     client_secret: SecretString,
@@ -29,6 +31,7 @@ pub struct HybrisClient {
 impl HybrisClient {
     pub fn new(
         http: reqwest::Client,
+        timeout: std::time::Duration,
         base_url: String,
         client_id: String,
         client_secret: SecretString,
@@ -36,6 +39,7 @@ impl HybrisClient {
     ) -> Self {
         Self {
             http,
+            timeout,
             base_url,
             client_id,
             client_secret,
@@ -59,6 +63,7 @@ impl HybrisClient {
                 ("client_id", self.client_id.as_str()),
                 ("client_secret", self.client_secret.expose_secret()),
             ])
+            .timeout(self.timeout)
             .send()
             .await
             .map_err(transport_error)?;
@@ -98,6 +103,7 @@ impl HybrisClient {
             ))
             .query(&[("fields", PROFILE_FIELDS)])
             .bearer_auth(access_token.expose_secret())
+            .timeout(self.timeout)
             .send()
             .await
             .map_err(transport_error)?;

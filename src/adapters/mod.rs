@@ -1,3 +1,6 @@
 //! Adapters: the ports implemented over real technologies.
 
+pub mod algolia;
+pub mod eventbridge;
 pub mod hybris;
+pub mod log_sink;

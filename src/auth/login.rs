@@ -7,6 +7,8 @@ use crate::domain::{
 use crate::ports::IdpError;
 use crate::store::NewLogin;
 
+use super::side_effects::login_side_effects;
+
 use super::{Auth, Issued, LoginError};
 
 pub struct LoginRequest {
@@ -40,6 +42,7 @@ impl Auth {
             .lifetimes
             .session_expires_at(now, membership.ends_at(self.timezone));
 
+        let today = today_in(self.timezone, now);
         let refresh_token = RefreshToken::generate();
         let refresh_token_expires_at = self
             .lifetimes
@@ -53,8 +56,10 @@ impl Auth {
                 session_expires_at,
                 refresh_token: &refresh_token.hash(),
                 refresh_token_expires_at,
+                side_effects: &|record| login_side_effects(record, today),
             })
             .await?;
+        self.outbox_written.notify_waiters();
 
         let span = tracing::Span::current();
         span.record("user_id", tracing::field::display(record.user.id));

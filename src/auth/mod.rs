@@ -9,6 +9,7 @@ mod error;
 mod login;
 mod logout;
 mod refresh;
+pub mod side_effects;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Auth {
     tokens: TokenKeys,
     lifetimes: SessionLifetimes,
     timezone: Tz,
+    /// Told after a commit that wrote outbox rows, so the relay delivers them at once.
+    outbox_written: Arc<tokio::sync::Notify>,
 }
 
 /// The caller of an authenticated request: a user in one live session.
@@ -62,6 +65,7 @@ impl Auth {
         tokens: TokenKeys,
         lifetimes: SessionLifetimes,
         timezone: Tz,
+        outbox_written: Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
             store,
@@ -70,6 +74,7 @@ impl Auth {
             tokens,
             lifetimes,
             timezone,
+            outbox_written,
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod device;
 pub mod email;
 pub mod membership;
+pub mod outbox;
 pub mod password;
 pub mod refresh_token;
 pub mod session;

@@ -1,3 +1,6 @@
+//! Simulators of the upstream services, for `login-api hybris-sim`, the embedded default and
+//! the tests. This module is Hybris; [`algolia`] is the search index.
+//!
 //! A simulator of the two Hybris OCC endpoints login-api uses, answering as Hybris does.
 //!
 //! Used by `login-api hybris-sim`, by `serve` when `HYBRIS_BASE_URL` is unset, and by the tests.
@@ -15,6 +18,8 @@ use std::{
     },
     time::Duration,
 };
+
+pub mod algolia;
 
 use anyhow::Context;
 use axum::{

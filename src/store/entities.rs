@@ -80,3 +80,32 @@ pub mod refresh_tokens {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub sink: String,
+        pub message_key: String,
+        #[sea_orm(column_type = "Text")]
+        pub payload: String,
+        pub created_at: DateTimeUtc,
+        pub available_at: DateTimeUtc,
+        pub attempts: i32,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+        pub claimed_until: Option<DateTimeUtc>,
+        pub claimed_by: Option<String>,
+        pub delivered_at: Option<DateTimeUtc>,
+        pub dead_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

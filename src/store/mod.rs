@@ -7,6 +7,7 @@
 //! and on PostgreSQL shared by several instances.
 
 mod entities;
+mod outbox;
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use crate::domain::{
     refresh_token::RotationNonce,
 };
 use entities::{refresh_tokens, sessions, users};
+pub use outbox::{NewOutboxMessage, Settlement, SinkCounts};
 
 #[derive(Debug, thiserror::Error)]
 #[error("an error occurred with the database")]
@@ -69,6 +71,9 @@ pub struct NewLogin<'a> {
     pub session_expires_at: DateTime<Utc>,
     pub refresh_token: &'a RefreshTokenHash,
     pub refresh_token_expires_at: DateTime<Utc>,
+    /// The side effects of this login, built from what was written; stored in the same
+    /// transaction.
+    pub side_effects: &'a (dyn Fn(&LoginRecord) -> Vec<NewOutboxMessage> + Send + Sync),
 }
 
 pub struct LoginRecord {
@@ -246,13 +251,15 @@ impl Store {
         })
         .exec_without_returning(&txn)
         .await?;
-        txn.commit().await?;
 
-        Ok(LoginRecord {
+        let record = LoginRecord {
             user: user_record(user),
             session: session_record(session),
             first_login,
-        })
+        };
+        outbox::insert(&txn, now, (login.side_effects)(&record)).await?;
+        txn.commit().await?;
+        Ok(record)
     }
 
     pub async fn user(&self, id: UserId) -> StoreResult<Option<UserRecord>> {

@@ -7,7 +7,7 @@ use login_api::{
     auth::Auth,
     config::Settings,
     ports::ManualClock,
-    sim::{self, SimControl, SimUser},
+    sim::{self, SimControl, SimUser, algolia::AlgoliaSim},
     startup::Application,
 };
 use reqwest::{StatusCode, header::HeaderMap};
@@ -18,8 +18,14 @@ use serde_json::{Value, json};
 pub const PASSWORD: &str = "Ride-2026!";
 pub const ANNA: &str = "anna.rider@example.org";
 
+pub const ALGOLIA_APP_ID: &str = "TESTAPP";
+pub const ALGOLIA_API_KEY: &str = "test-algolia-admin-key";
+pub const USERS_INDEX: &str = "users";
+
 pub struct TestApp {
     pub address: String,
+    /// Two Algolia hosts: the main one and a fallback.
+    pub algolia: [Arc<AlgoliaSim>; 2],
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub sim: Arc<SimControl>,
@@ -105,6 +111,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     .await
     .expect("the simulator starts");
 
+    let algolia = [
+        AlgoliaSim::new(ALGOLIA_APP_ID, ALGOLIA_API_KEY),
+        AlgoliaSim::new(ALGOLIA_APP_ID, ALGOLIA_API_KEY),
+    ];
+    let mut algolia_hosts = Vec::new();
+    for host in &algolia {
+        let addr = host
+            .spawn("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("the Algolia simulator starts");
+        algolia_hosts.push(reqwest::Url::parse(&format!("http://{addr}")).unwrap());
+    }
+
     let database = TestDatabase::create().await;
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
     settings.listen_addr = "127.0.0.1:0".parse().unwrap();
@@ -116,6 +135,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         base_site: "rcc".into(),
     });
     settings.hybris_timeout = Duration::from_secs(3);
+    settings.algolia = Some(login_api::config::AlgoliaSettings {
+        app_id: ALGOLIA_APP_ID.into(),
+        api_key: SecretString::from(ALGOLIA_API_KEY),
+        users_index: USERS_INDEX.into(),
+        hosts: algolia_hosts,
+        timeout: Duration::from_millis(500),
+    });
+    settings.relay.poll_interval = Duration::from_millis(50);
     configure(&mut settings);
 
     let app = Application::build(settings, Arc::new(clock.clone()))
@@ -130,6 +157,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
     TestApp {
         address,
+        algolia,
         http: reqwest::Client::new(),
         clock,
         sim: control,
@@ -148,6 +176,21 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Waits until `condition` holds, for at most ten seconds of real time.
+    pub async fn eventually<F, Fut>(&self, what: &str, mut condition: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..200 {
+            if condition().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
     pub async fn post_graphql(&self, body: &Value, token: Option<&str>) -> Response {
         let mut request = self
             .http

@@ -8,6 +8,8 @@ mod access;
 mod health;
 mod hybris;
 mod login;
+mod moto;
+mod outbox;
 mod refresh;
 mod schema;
 mod sessions;

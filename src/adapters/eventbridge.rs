@@ -1,0 +1,141 @@
+//! Analytics events to AWS EventBridge with `PutEvents`.
+//!
+//! Design: batches stay within the service limits (10 entries, 256 KB per request). A request
+//! that fails fails its whole batch; a request that succeeds may still fail some entries
+//! (`FailedEntryCount`), and only those are reported failed, so only they are retried.
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::{
+    error::DisplayErrorContext, primitives::DateTime, types::PutEventsRequestEntry,
+};
+
+use crate::domain::outbox::{OutboxMessage, Sink};
+use crate::ports::{DeliveryError, OutboxSink};
+
+const MAX_ENTRIES: usize = 10;
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+pub struct EventBridgePublisher {
+    client: aws_sdk_eventbridge::Client,
+    bus_name: String,
+    source: String,
+}
+
+impl EventBridgePublisher {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus_name: String, source: String) -> Self {
+        Self {
+            client,
+            bus_name,
+            source,
+        }
+    }
+
+    fn entry(
+        &self,
+        message: &OutboxMessage,
+    ) -> Result<(PutEventsRequestEntry, usize), DeliveryError> {
+        let detail_type = message.payload["detailType"]
+            .as_str()
+            .ok_or_else(|| DeliveryError("the outbox payload has no detailType".into()))?;
+        let detail = &message.payload["detail"];
+        if !detail.is_object() {
+            return Err(DeliveryError(
+                "the outbox payload has no detail object".into(),
+            ));
+        }
+        let detail = detail.to_string();
+        // AWS counts Time (14 bytes), Source, DetailType and Detail toward the size limit.
+        let size = 14 + self.source.len() + detail_type.len() + detail.len();
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus_name)
+            .source(&self.source)
+            .detail_type(detail_type)
+            .detail(detail)
+            .time(DateTime::from_secs(message.created_at.timestamp()))
+            .build();
+        Ok((entry, size))
+    }
+
+    async fn put(&self, entries: Vec<PutEventsRequestEntry>) -> Vec<Result<(), DeliveryError>> {
+        let count = entries.len();
+        match self
+            .client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Err(error) => {
+                let reason =
+                    DeliveryError(format!("PutEvents failed: {}", DisplayErrorContext(&error)));
+                vec![Err(reason); count]
+            }
+            Ok(output) => {
+                let results = output.entries();
+                (0..count)
+                    .map(|i| match results.get(i) {
+                        Some(result) if result.error_code().is_none() => Ok(()),
+                        Some(result) => Err(DeliveryError(format!(
+                            "EventBridge refused the entry: {} {}",
+                            result.error_code().unwrap_or_default(),
+                            result.error_message().unwrap_or_default()
+                        ))),
+                        None => Err(DeliveryError(
+                            "EventBridge returned no result for the entry".into(),
+                        )),
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl OutboxSink for EventBridgePublisher {
+    fn sink(&self) -> Sink {
+        Sink::EventBus
+    }
+
+    fn max_batch(&self) -> usize {
+        MAX_ENTRIES * 5
+    }
+
+    async fn deliver(&self, messages: &[OutboxMessage]) -> Vec<Result<(), DeliveryError>> {
+        let mut results: Vec<Option<Result<(), DeliveryError>>> = vec![None; messages.len()];
+        let mut batch: Vec<(usize, PutEventsRequestEntry)> = Vec::new();
+        let mut batch_bytes = 0;
+        let mut batches = Vec::new();
+        for (i, message) in messages.iter().enumerate() {
+            match self.entry(message) {
+                Err(error) => results[i] = Some(Err(error)),
+                Ok((_, size)) if size > MAX_REQUEST_BYTES => {
+                    results[i] = Some(Err(DeliveryError(format!(
+                        "the event is {size} bytes, over the 256 KB limit"
+                    ))));
+                }
+                Ok((entry, size)) => {
+                    if batch.len() == MAX_ENTRIES || batch_bytes + size > MAX_REQUEST_BYTES {
+                        batches.push(std::mem::take(&mut batch));
+                        batch_bytes = 0;
+                    }
+                    batch_bytes += size;
+                    batch.push((i, entry));
+                }
+            }
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
+        for batch in batches {
+            let (indexes, entries): (Vec<usize>, Vec<PutEventsRequestEntry>) =
+                batch.into_iter().unzip();
+            for (i, result) in indexes.into_iter().zip(self.put(entries).await) {
+                results[i] = Some(result);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(DeliveryError("not delivered".into()))))
+            .collect()
+    }
+}

@@ -1,0 +1,84 @@
+//! What a login tells the rest of the club: the member search record and the `user.login` event.
+//!
+//! Design: both are built from what the login transaction wrote and stored in the outbox in that
+//! same transaction, so they exist exactly when the login does. The event's JSON Schema is
+//! `events/user.login.schema.json`; a test validates emitted events against it. Neither carries a
+//! password or a token; the search record carries no email either (search keys can read it).
+
+use chrono::{NaiveDate, SecondsFormat};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::domain::outbox::Sink;
+use crate::store::{LoginRecord, NewOutboxMessage};
+
+pub const USER_LOGIN: &str = "user.login";
+pub const USER_LOGIN_SCHEMA_VERSION: &str = "1.0";
+
+pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutboxMessage> {
+    vec![
+        NewOutboxMessage {
+            id: Uuid::now_v7(),
+            sink: Sink::SearchIndex,
+            // One user's index updates go out in order: an older profile never overwrites a newer.
+            key: record.user.id.to_string(),
+            payload: search_record(record, today),
+        },
+        {
+            // Events need no order among themselves: each is its own key.
+            let id = Uuid::now_v7();
+            NewOutboxMessage {
+                id,
+                sink: Sink::EventBus,
+                key: id.to_string(),
+                payload: json!({"detailType": USER_LOGIN, "detail": login_event(id, record)}),
+            }
+        },
+    ]
+}
+
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn search_record(record: &LoginRecord, today: NaiveDate) -> Value {
+    let user = &record.user;
+    let membership = user.membership.as_ref();
+    json!({
+        "objectID": user.id.to_string(),
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "chapter": membership.and_then(|m| m.chapter.clone()),
+        "membershipActive": membership.is_some_and(|m| m.is_active(today)),
+        "membershipStartDate": membership.map(|m| m.start_date.to_string()),
+        "membershipEndDate": membership.map(|m| m.end_date.to_string()),
+        "updatedAt": rfc3339(user.updated_at),
+    })
+}
+
+fn login_event(event_id: Uuid, record: &LoginRecord) -> Value {
+    let (user, session) = (&record.user, &record.session);
+    let membership = user.membership.as_ref();
+    json!({
+        "eventId": event_id.to_string(),
+        "occurredAt": rfc3339(user.last_login_at.unwrap_or(user.updated_at)),
+        "schemaVersion": USER_LOGIN_SCHEMA_VERSION,
+        "user": {
+            "id": user.id.to_string(),
+            "email": user.email.as_str(),
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+            "membershipNumber": membership.map(|m| m.number.clone()),
+            "membershipStartDate": membership.map(|m| m.start_date.to_string()),
+            "membershipEndDate": membership.map(|m| m.end_date.to_string()),
+            "chapter": membership.and_then(|m| m.chapter.clone()),
+            "createdAt": rfc3339(user.created_at),
+            "firstLogin": record.first_login,
+        },
+        "session": {
+            "id": session.id.to_string(),
+            "deviceType": session.device.device_type.map(|t| t.as_str()),
+            "appVersion": session.device.app_version,
+        },
+    })
+}

@@ -1,0 +1,170 @@
+//! The outbox relay: delivers outbox rows to their sinks, in the background of `serve`.
+//!
+//! Design: one loop per sink claims a batch (a lease in the database, so several instances can
+//! run relays at once), delivers it, and settles each row: delivered, or failed with exponential
+//! backoff and jitter, or — after `max_attempts` — parked as dead, where it is kept, counted and
+//! replayable (`login-api outbox replay`). A login wakes the loops; otherwise they poll.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::Notify;
+
+use crate::domain::outbox::Sink;
+use crate::ports::{Clock, OutboxSink};
+use crate::store::{Settlement, Store};
+
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    pub max_attempts: i32,
+    pub retry_base: chrono::Duration,
+    pub retry_max: chrono::Duration,
+    pub poll_interval: Duration,
+    /// How long a claim lasts; a relay that dies holds its rows no longer than this.
+    pub lease: chrono::Duration,
+}
+
+pub struct Relay {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    settings: RelaySettings,
+    wake: Arc<Notify>,
+    sinks: Vec<Arc<dyn OutboxSink>>,
+    id: String,
+}
+
+impl Relay {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        settings: RelaySettings,
+        wake: Arc<Notify>,
+        sinks: Vec<Arc<dyn OutboxSink>>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            settings,
+            wake,
+            sinks,
+            id: format!("relay-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Runs one loop per sink until the task is dropped.
+    pub async fn run(self: Arc<Self>) {
+        let loops = self.sinks.clone().into_iter().map(|sink| {
+            let relay = self.clone();
+            tokio::spawn(async move { relay.run_sink(sink).await })
+        });
+        let handles: Vec<_> = loops.collect();
+        let _guard = AbortOnDrop(handles);
+        // The counts in the log, once a minute, for operators without a dashboard.
+        let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            for sink in Sink::ALL {
+                match self.store.outbox_counts(sink).await {
+                    Ok(c) => tracing::info!(
+                        sink = sink.as_str(),
+                        pending = c.pending,
+                        retrying = c.retrying,
+                        delivered = c.delivered,
+                        dead = c.dead,
+                        "outbox status"
+                    ),
+                    Err(error) => tracing::warn!(%error, "reading outbox counts failed"),
+                }
+            }
+        }
+    }
+
+    async fn run_sink(&self, sink: Arc<dyn OutboxSink>) {
+        loop {
+            match self.deliver_batch(sink.as_ref()).await {
+                Ok(claimed) if claimed > 0 => continue,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(sink = sink.sink().as_str(), error = %format!("{error:#}"), "outbox relay failed to claim")
+                }
+            }
+            tokio::select! {
+                () = self.wake.notified() => {},
+                () = tokio::time::sleep(self.settings.poll_interval) => {},
+            }
+        }
+    }
+
+    /// Claims, delivers and settles one batch; returns how many rows it claimed.
+    #[tracing::instrument(name = "outbox.deliver", skip_all, fields(sink = sink.sink().as_str(), claimed))]
+    pub async fn deliver_batch(&self, sink: &dyn OutboxSink) -> anyhow::Result<usize> {
+        let now = self.clock.now();
+        let messages = self
+            .store
+            .claim_outbox(
+                sink.sink(),
+                &self.id,
+                now,
+                now + self.settings.lease,
+                sink.max_batch() as u64,
+            )
+            .await?;
+        tracing::Span::current().record("claimed", messages.len());
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let results = sink.deliver(&messages).await;
+        let now = self.clock.now();
+        for (message, result) in messages.iter().zip(results) {
+            let settlement = match result {
+                Ok(()) => Settlement::Delivered,
+                Err(error) => {
+                    let attempts = message.attempts + 1;
+                    let dead = attempts >= self.settings.max_attempts;
+                    if dead {
+                        tracing::error!(sink = sink.sink().as_str(), event_id = %message.id, attempts, %error, "outbox row parked as dead");
+                    } else {
+                        tracing::warn!(sink = sink.sink().as_str(), event_id = %message.id, attempts, %error, "outbox delivery failed; will retry");
+                    }
+                    Settlement::Failed {
+                        error: error.0,
+                        retry_at: now + self.backoff(attempts),
+                        dead,
+                    }
+                }
+            };
+            self.store
+                .settle_outbox(message.id, &self.id, now, settlement)
+                .await?;
+        }
+        Ok(messages.len())
+    }
+
+    /// `base · 2^(attempts-1)`, capped, times a jitter factor in [0.5, 1.5).
+    fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let exponent = (attempts - 1).clamp(0, 30) as u32;
+        let base_ms = self.settings.retry_base.num_milliseconds().max(1);
+        let capped = base_ms
+            .saturating_mul(1i64 << exponent)
+            .min(self.settings.retry_max.num_milliseconds());
+        chrono::Duration::milliseconds((capped as f64 * (0.5 + jitter())) as i64)
+    }
+}
+
+fn jitter() -> f64 {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 4];
+    match SystemRandom::new().fill(&mut bytes) {
+        Ok(()) => u32::from_le_bytes(bytes) as f64 / (u32::MAX as f64 + 1.0),
+        Err(_) => 0.5,
+    }
+}
+
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
+}

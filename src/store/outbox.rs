@@ -1,0 +1,266 @@
+//! The transactional outbox: rows written with the data they describe, claimed and settled by
+//! the relay.
+//!
+//! Design: a claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING *` that leases the
+//! rows to one relay; on PostgreSQL the inner select takes `FOR UPDATE SKIP LOCKED`, so relays
+//! in several instances never claim the same row at once. Only the oldest pending row of a
+//! `message_key` is claimable, which keeps one user's index updates in order. A lease that runs
+//! out (a relay died mid-delivery) makes the row claimable again: delivery is at least once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    Statement,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+use super::{Store, StoreResult, entities::outbox};
+use crate::domain::outbox::{OutboxMessage, Sink};
+
+/// A side effect to record with a business write.
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage {
+    /// Also the `eventId` consumers deduplicate on.
+    pub id: Uuid,
+    pub sink: Sink,
+    /// Deliveries with the same key go out in the order they were written.
+    pub key: String,
+    pub payload: serde_json::Value,
+}
+
+/// How one delivery went.
+pub enum Settlement {
+    Delivered,
+    /// Try again at `retry_at`, or park the row as dead.
+    Failed {
+        error: String,
+        retry_at: DateTime<Utc>,
+        dead: bool,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkCounts {
+    pub pending: i64,
+    /// Pending rows that have failed at least once.
+    pub retrying: i64,
+    pub delivered: i64,
+    pub dead: i64,
+}
+
+pub(super) async fn insert(
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    messages: Vec<NewOutboxMessage>,
+) -> StoreResult<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let rows = messages.into_iter().map(|m| outbox::ActiveModel {
+        id: Set(m.id),
+        sink: Set(m.sink.as_str().to_owned()),
+        message_key: Set(m.key),
+        payload: Set(m.payload.to_string()),
+        created_at: Set(now),
+        available_at: Set(now),
+        attempts: Set(0),
+        last_error: Set(None),
+        claimed_until: Set(None),
+        claimed_by: Set(None),
+        delivered_at: Set(None),
+        dead_at: Set(None),
+    });
+    outbox::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+const CLAIM_SQL: &str = "UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
+    WHERE id IN ( \
+      SELECT o.id FROM outbox o \
+      WHERE o.sink = $3 AND o.delivered_at IS NULL AND o.dead_at IS NULL \
+        AND o.available_at <= $4 AND (o.claimed_until IS NULL OR o.claimed_until <= $4) \
+        AND NOT EXISTS ( \
+          SELECT 1 FROM outbox p \
+          WHERE p.sink = o.sink AND p.message_key = o.message_key AND p.id < o.id \
+            AND p.delivered_at IS NULL AND p.dead_at IS NULL) \
+      ORDER BY o.id LIMIT $5 {lock}) \
+    RETURNING *";
+
+impl Store {
+    /// Leases up to `limit` deliverable rows of `sink` to `relay` until `lease_until`.
+    pub async fn claim_outbox(
+        &self,
+        sink: Sink,
+        relay: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => CLAIM_SQL.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
+            // SQLite has one writer at a time: the UPDATE itself is the lock. `?N` is its
+            // numbered placeholder.
+            _ => CLAIM_SQL.replace("{lock}", "").replace('$', "?"),
+        };
+        let rows = outbox::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    lease_until.into(),
+                    relay.into(),
+                    sink.as_str().into(),
+                    now.into(),
+                    (limit as i64).into(),
+                ],
+            ))
+            .all(&self.db)
+            .await?;
+        let mut messages: Vec<OutboxMessage> = rows
+            .into_iter()
+            .filter_map(|row| {
+                let payload = serde_json::from_str(&row.payload)
+                    .unwrap_or(serde_json::Value::String(row.payload));
+                Some(OutboxMessage {
+                    id: row.id,
+                    sink: Sink::parse(&row.sink)?,
+                    key: row.message_key,
+                    payload,
+                    attempts: row.attempts,
+                    created_at: row.created_at,
+                })
+            })
+            .collect();
+        messages.sort_by_key(|m| m.id);
+        Ok(messages)
+    }
+
+    /// Records the outcome of a delivery of a row this relay holds.
+    pub async fn settle_outbox(
+        &self,
+        id: Uuid,
+        relay: &str,
+        now: DateTime<Utc>,
+        settlement: Settlement,
+    ) -> StoreResult<()> {
+        let update = outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            )
+            .col_expr(
+                outbox::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::ClaimedBy.eq(relay))
+            .filter(outbox::Column::DeliveredAt.is_null());
+        let update = match settlement {
+            Settlement::Delivered => update.col_expr(outbox::Column::DeliveredAt, Expr::value(now)),
+            Settlement::Failed {
+                error,
+                retry_at,
+                dead,
+            } => {
+                let update = update
+                    .col_expr(
+                        outbox::Column::LastError,
+                        Expr::value(truncate(&error, 1000)),
+                    )
+                    .col_expr(outbox::Column::AvailableAt, Expr::value(retry_at));
+                if dead {
+                    update.col_expr(outbox::Column::DeadAt, Expr::value(now))
+                } else {
+                    update
+                }
+            }
+        };
+        update.exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Counts per sink, for `login-api outbox status`, logs and metrics.
+    pub async fn outbox_counts(&self, sink: Sink) -> StoreResult<SinkCounts> {
+        let backend = self.db.get_database_backend();
+        let sql = "SELECT \
+              COUNT(CASE WHEN delivered_at IS NULL AND dead_at IS NULL THEN 1 END) AS pending, \
+              COUNT(CASE WHEN delivered_at IS NULL AND dead_at IS NULL AND attempts > 0 THEN 1 END) AS retrying, \
+              COUNT(CASE WHEN delivered_at IS NOT NULL THEN 1 END) AS delivered, \
+              COUNT(CASE WHEN dead_at IS NOT NULL THEN 1 END) AS dead \
+            FROM outbox WHERE sink = $1";
+        let sql = match backend {
+            DbBackend::Postgres => sql.to_owned(),
+            _ => sql.replace('$', "?"),
+        };
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [sink.as_str().into()],
+            ))
+            .await?;
+        let Some(row) = row else {
+            return Ok(SinkCounts::default());
+        };
+        Ok(SinkCounts {
+            pending: row.try_get("", "pending")?,
+            retrying: row.try_get("", "retrying")?,
+            delivered: row.try_get("", "delivered")?,
+            dead: row.try_get("", "dead")?,
+        })
+    }
+
+    /// Makes dead rows deliverable again; returns how many.
+    pub async fn replay_dead_outbox(
+        &self,
+        sink: Option<Sink>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut update = outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::DeadAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(outbox::Column::Attempts, Expr::value(0))
+            .col_expr(outbox::Column::AvailableAt, Expr::value(now))
+            .col_expr(
+                outbox::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(outbox::Column::DeadAt.is_not_null());
+        if let Some(sink) = sink {
+            update = update.filter(outbox::Column::Sink.eq(sink.as_str()));
+        }
+        Ok(update.exec(&self.db).await?.rows_affected)
+    }
+
+    /// Deletes delivered rows older than `before`, at most `batch` of them.
+    pub async fn purge_delivered_outbox(
+        &self,
+        before: DateTime<Utc>,
+        batch: u64,
+    ) -> StoreResult<u64> {
+        use sea_orm::sea_query::Query;
+        let old = Query::select()
+            .column(outbox::Column::Id)
+            .from(outbox::Entity)
+            .and_where(outbox::Column::DeliveredAt.lt(before))
+            .limit(batch)
+            .to_owned();
+        Ok(outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.in_subquery(old))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}

@@ -1,0 +1,452 @@
+//! Search indexing and login events: written with the login, delivered by the relay, never lost.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Duration;
+use login_api::domain::outbox::Sink;
+use login_api::ports::Clock;
+use login_api::sim::algolia::Fault;
+use serde_json::{Value, json};
+
+use crate::helpers::{ANNA, PASSWORD, TestApp, USERS_INDEX, spawn_app, spawn_app_with};
+use crate::moto::{EventCapture, Outage, eventbridge_settings, moto_endpoint};
+
+fn schema() -> jsonschema::Validator {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../events/user.login.schema.json")).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the event schema compiles")
+}
+
+async fn delivered(app: &TestApp, sink: Sink) -> i64 {
+    app.auth
+        .store()
+        .outbox_counts(sink)
+        .await
+        .unwrap()
+        .delivered
+}
+
+#[tokio::test]
+async fn a_login_writes_one_index_update_and_one_event_and_a_failed_login_none() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+
+    app.login(ANNA, "wrong", None).await;
+    assert_eq!(app.count("outbox").await, 0);
+
+    app.login_as(ANNA, None).await;
+    for sink in Sink::ALL {
+        let counts = app.auth.store().outbox_counts(sink).await.unwrap();
+        assert_eq!(counts.pending, 1, "{sink:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_login_event_arrives_in_sqs_through_eventbridge_exactly_as_documented() {
+    let capture = EventCapture::new().await;
+    let bus = capture.bus_name.clone();
+    let app =
+        spawn_app_with(|s| s.eventbridge = Some(eventbridge_settings(moto_endpoint(), &bus))).await;
+
+    let login = app.login_as(ANNA, Some("phone-1")).await;
+    app.eventually("the event to be delivered", || async {
+        delivered(&app, Sink::EventBus).await == 1
+    })
+    .await;
+
+    let events = capture.drain().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event["source"], "club.login-api");
+    assert_eq!(event["detail-type"], "user.login");
+    let detail = &event["detail"];
+    let validator = schema();
+    let errors: Vec<String> = validator
+        .iter_errors(detail)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{detail}");
+    assert_eq!(detail["user"]["id"], login["user"]["id"]);
+    assert_eq!(detail["user"]["email"], ANNA);
+    assert_eq!(detail["user"]["membershipNumber"], "RCC-1001");
+    assert_eq!(detail["user"]["firstLogin"], true);
+    assert_eq!(detail["session"]["id"], login["session"]["id"]);
+    assert_eq!(detail["session"]["deviceType"], "IOS");
+    assert_eq!(detail["session"]["appVersion"], "3.2.1");
+    let text = event.to_string();
+    for secret in [
+        PASSWORD,
+        login["accessToken"].as_str().unwrap(),
+        login["refreshToken"].as_str().unwrap(),
+    ] {
+        assert!(!text.contains(secret));
+    }
+}
+
+#[tokio::test]
+async fn the_member_record_reaches_the_search_index_without_email_or_secrets() {
+    let app = spawn_app().await;
+
+    let login = app.login_as(ANNA, None).await;
+    app.eventually("the record to be indexed", || async {
+        delivered(&app, Sink::SearchIndex).await == 1
+    })
+    .await;
+
+    let user_id = login["user"]["id"].as_str().unwrap();
+    let objects = app.algolia[0].objects(USERS_INDEX);
+    let record = &objects[user_id];
+    assert_eq!(record["objectID"], user_id);
+    assert_eq!(record["firstName"], "Anna");
+    assert_eq!(record["lastName"], "Rider");
+    assert_eq!(record["chapter"], "London");
+    assert_eq!(record["membershipActive"], true);
+    assert_eq!(record["membershipEndDate"], "2099-12-31");
+    assert!(record["updatedAt"].is_string());
+    let text = record.to_string();
+    assert!(!text.contains(ANNA) && !text.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn the_client_falls_back_to_another_host_when_the_main_host_fails() {
+    let app = spawn_app().await;
+    app.algolia[0].set_fault(Fault::ServerError);
+
+    app.login_as(ANNA, None).await;
+    app.eventually("the record to be indexed", || async {
+        delivered(&app, Sink::SearchIndex).await == 1
+    })
+    .await;
+
+    assert_eq!(app.algolia[0].write_count(USERS_INDEX), 0);
+    assert_eq!(app.algolia[1].write_count(USERS_INDEX), 1);
+    assert!(
+        app.algolia[0].requests() >= 1,
+        "the main host is tried first"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_host_counts_as_down_and_the_next_host_takes_the_write() {
+    let app = spawn_app().await;
+    app.algolia[0].set_fault(Fault::Slow);
+
+    app.login_as(ANNA, None).await;
+    app.eventually("the record to be indexed", || async {
+        delivered(&app, Sink::SearchIndex).await == 1
+    })
+    .await;
+
+    assert_eq!(app.algolia[1].write_count(USERS_INDEX), 1);
+}
+
+#[tokio::test]
+async fn sinks_down_during_fifty_logins_lose_nothing_and_deliver_everything_when_back() {
+    let capture = EventCapture::new().await;
+    let outage = Outage::in_front_of(moto_endpoint()).await;
+    let (bus, endpoint) = (capture.bus_name.clone(), outage.endpoint.clone());
+    let app = spawn_app_with(|s| s.eventbridge = Some(eventbridge_settings(&endpoint, &bus))).await;
+    outage.set_down(true);
+    for host in &app.algolia {
+        host.set_fault(Fault::ServerError);
+    }
+
+    let members: Vec<String> = (0..5).map(|i| format!("member{i}@example.org")).collect();
+    for i in 0..50 {
+        let response = app.login(&members[i % 5], PASSWORD, None).await;
+        assert_eq!(
+            response.code(),
+            None,
+            "login {i} failed while the sinks were down"
+        );
+    }
+    app.eventually("every row to have failed once", || async {
+        let store = app.auth.store();
+        store.outbox_counts(Sink::EventBus).await.unwrap().retrying == 50
+            && store
+                .outbox_counts(Sink::SearchIndex)
+                .await
+                .unwrap()
+                .retrying
+                >= 5
+    })
+    .await;
+    assert_eq!(delivered(&app, Sink::EventBus).await, 0);
+
+    outage.set_down(false);
+    for host in &app.algolia {
+        host.set_fault(Fault::None);
+    }
+    // Past any backoff, as often as it takes.
+    app.eventually("everything to be delivered", || async {
+        app.clock.advance(Duration::minutes(20));
+        delivered(&app, Sink::EventBus).await == 50
+            && delivered(&app, Sink::SearchIndex).await == 50
+    })
+    .await;
+
+    let mut event_ids = HashSet::new();
+    for event in capture.drain().await {
+        event_ids.insert(event["detail"]["eventId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        event_ids.len(),
+        50,
+        "every eventId at least once, none missing"
+    );
+
+    // One user's index updates were applied in order: updatedAt never goes backwards.
+    let objects = app.algolia[0].objects(USERS_INDEX);
+    assert_eq!(objects.len(), 5);
+    for id in objects.keys() {
+        let writes: Vec<String> = app
+            .algolia
+            .iter()
+            .flat_map(|host| host.writes_of(USERS_INDEX, id))
+            .map(|w| w["updatedAt"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(writes.len(), 10);
+        let mut sorted = writes.clone();
+        sorted.sort();
+        assert_eq!(writes, sorted, "updates of {id} out of order");
+    }
+}
+
+#[tokio::test]
+async fn a_relay_that_dies_mid_delivery_loses_nothing_once_its_lease_runs_out() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    app.login_as(ANNA, None).await;
+    let store = app.auth.store();
+    let now = app.clock.now();
+    // A relay claims both rows and dies before settling them.
+    for sink in Sink::ALL {
+        let claimed = store
+            .claim_outbox(sink, "crashed", now, now + Duration::seconds(60), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+    }
+
+    let restarted = spawn_app_with(|s| s.database_url = Some(app.database.url.clone())).await;
+    restarted.clock.set(now + Duration::seconds(30));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        delivered(&restarted, Sink::SearchIndex).await,
+        0,
+        "the lease still holds"
+    );
+
+    restarted.clock.set(now + Duration::seconds(61));
+    restarted
+        .eventually("the abandoned rows to be delivered", || async {
+            delivered(&restarted, Sink::SearchIndex).await == 1
+                && delivered(&restarted, Sink::EventBus).await == 1
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn two_relays_claiming_at_once_never_hold_the_same_row() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    for i in 0..5 {
+        for _ in 0..4 {
+            app.login_as(&format!("member{i}@example.org"), None).await;
+        }
+    }
+    let store = app.auth.store();
+    let now = app.clock.now();
+
+    let claim = |relay: &'static str| async move {
+        let mut mine = Vec::new();
+        loop {
+            let batch = store
+                .claim_outbox(Sink::EventBus, relay, now, now + Duration::seconds(60), 3)
+                .await
+                .unwrap();
+            if batch.is_empty() {
+                return mine;
+            }
+            mine.extend(batch.into_iter().map(|m| m.id));
+        }
+    };
+    let (a, b) = tokio::join!(claim("relay-a"), claim("relay-b"));
+
+    let a: HashSet<_> = a.into_iter().collect();
+    let b: HashSet<_> = b.into_iter().collect();
+    assert!(a.is_disjoint(&b), "a row was claimed twice");
+    assert_eq!(a.len() + b.len(), 20);
+}
+
+#[tokio::test]
+async fn only_the_oldest_pending_index_update_of_a_member_is_claimable() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    for _ in 0..3 {
+        app.login_as(ANNA, None).await;
+    }
+    let store = app.auth.store();
+    let now = app.clock.now();
+
+    let first = store
+        .claim_outbox(Sink::SearchIndex, "r", now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1, "one member: one claimable update at a time");
+    let again = store
+        .claim_outbox(
+            Sink::SearchIndex,
+            "r2",
+            now,
+            now + Duration::seconds(60),
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "the next update waits for the first");
+}
+
+#[tokio::test]
+async fn a_poison_payload_is_parked_dead_after_the_set_attempts_while_others_flow_past() {
+    let app = spawn_app_with(|s| s.relay.max_attempts = 3).await;
+    let poison = json!({"objectID": "poison", "bio": "x".repeat(20_000)});
+    insert_outbox_row(&app, Sink::SearchIndex, "poison", &poison).await;
+
+    for i in 0..3 {
+        app.login_as(&format!("member{i}@example.org"), None).await;
+    }
+    app.eventually("the poison to be dead and the rest delivered", || async {
+        app.clock.advance(Duration::minutes(20));
+        let counts = app
+            .auth
+            .store()
+            .outbox_counts(Sink::SearchIndex)
+            .await
+            .unwrap();
+        counts.dead == 1 && counts.delivered == 3
+    })
+    .await;
+    let last_error: Vec<HashMap<String, Value>> = query(
+        &app,
+        "SELECT attempts, last_error FROM outbox WHERE message_key = 'poison'",
+    )
+    .await;
+    assert_eq!(last_error[0]["attempts"], 3);
+    assert!(
+        last_error[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("too big")
+    );
+
+    // Replay makes it pending again (and it fails again, being poison).
+    let replayed = app
+        .auth
+        .store()
+        .replay_dead_outbox(Some(Sink::SearchIndex), app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(replayed, 1);
+    assert_eq!(
+        app.auth
+            .store()
+            .outbox_counts(Sink::SearchIndex)
+            .await
+            .unwrap()
+            .dead,
+        0
+    );
+}
+
+#[tokio::test]
+async fn in_a_partly_failed_batch_only_the_failed_events_are_retried() {
+    let capture = EventCapture::new().await;
+    let bus = capture.bus_name.clone();
+    let app = spawn_app_with(|s| {
+        s.eventbridge = Some(eventbridge_settings(moto_endpoint(), &bus));
+        s.relay_enabled = false;
+    })
+    .await;
+    app.login_as("member1@example.org", None).await;
+    insert_outbox_row(
+        &app,
+        Sink::EventBus,
+        "broken",
+        &json!({"detailType": "user.login"}),
+    )
+    .await;
+    app.login_as("member2@example.org", None).await;
+
+    let restarted = spawn_app_with(|s| {
+        s.database_url = Some(app.database.url.clone());
+        s.eventbridge = Some(eventbridge_settings(moto_endpoint(), &bus));
+    })
+    .await;
+    restarted.clock.set(app.clock.now());
+    restarted
+        .eventually("the good events to be delivered", || async {
+            let counts = restarted
+                .auth
+                .store()
+                .outbox_counts(Sink::EventBus)
+                .await
+                .unwrap();
+            counts.delivered == 2 && counts.retrying == 1
+        })
+        .await;
+    assert_eq!(capture.drain().await.len(), 2);
+}
+
+async fn insert_outbox_row(app: &TestApp, sink: Sink, key: &str, payload: &Value) {
+    let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let now = app.clock.now();
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            "INSERT INTO outbox (id, sink, message_key, payload, created_at, available_at, attempts) VALUES ($1, $2, $3, $4, $5, $5, 0)"
+        }
+        _ => {
+            "INSERT INTO outbox (id, sink, message_key, payload, created_at, available_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)"
+        }
+    };
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [
+            uuid::Uuid::now_v7().into(),
+            sink.as_str().into(),
+            key.into(),
+            payload.to_string().into(),
+            now.into(),
+        ],
+    ))
+    .await
+    .unwrap();
+}
+
+async fn query(app: &TestApp, sql: &str) -> Vec<HashMap<String, Value>> {
+    let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
+    use sea_orm::{ConnectionTrait, JsonValue};
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| {
+            let mut map = HashMap::new();
+            map.insert(
+                "attempts".to_owned(),
+                json!(row.try_get::<i32>("", "attempts").unwrap()),
+            );
+            let error: Option<String> = row.try_get("", "last_error").unwrap();
+            map.insert(
+                "last_error".to_owned(),
+                error.map(JsonValue::String).unwrap_or(JsonValue::Null),
+            );
+            map
+        })
+        .collect()
+}
