@@ -5,6 +5,7 @@
 mod helpers;
 
 mod access;
+mod binary;
 mod health;
 mod hybris;
 mod login;

@@ -1,0 +1,167 @@
+//! The `login-api` binary itself: migrate, serve from environment variables, drain on SIGTERM.
+
+use std::{
+    process::{Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use login_api::sim::{self, SimControl};
+use serde_json::json;
+
+use crate::helpers::{ANNA, PASSWORD};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_login-api");
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_login_finish_and_the_logs_hold_no_secret() {
+    let control = Arc::new(SimControl::default());
+    let sim_addr = sim::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        sim::SimConfig {
+            users: sim::parse_users(sim::EXAMPLE_USERS).unwrap(),
+            client_id: "bin-client".into(),
+            client_secret: "bin-client-secret".into(),
+            base_site: "rcc".into(),
+        },
+        control.clone(),
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("login-api-bin-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database_url = format!("sqlite://{}/db.sqlite?mode=rwc", dir.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
+        ("HYBRIS_BASE_URL", &format!("http://{sim_addr}")),
+        ("HYBRIS_CLIENT_ID", "bin-client"),
+        ("HYBRIS_CLIENT_SECRET", "bin-client-secret"),
+        ("HYBRIS_BASE_SITE", "rcc"),
+        ("RUST_LOG", "debug,sqlx=info,hyper=info,h2=info"),
+    ];
+
+    let migrate = Command::new(BINARY)
+        .current_dir(&dir)
+        .arg("migrate")
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+
+    let server = Command::new(BINARY)
+        .current_dir(&dir)
+        .arg("serve")
+        .envs(env)
+        .env("RUN_MIGRATIONS", "false")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the server did not become ready");
+
+    control.set_latency(Duration::from_millis(800));
+    let login = tokio::spawn({
+        let http = http.clone();
+        async move {
+            http.post(format!("{base}/graphql"))
+                .json(&json!({
+                    "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+                    "variables": {"i": {"email": ANNA, "password": PASSWORD}}
+                }))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let response = login
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let access_token = body["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("the login completed")
+        .to_owned();
+    let refresh_token = body["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let output = tokio::task::spawn_blocking(move || server.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(logs.contains("draining"), "{logs}");
+    for secret in [
+        PASSWORD,
+        "bin-client-secret",
+        access_token.as_str(),
+        refresh_token.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_bad_setting_stops_the_binary_with_the_variable_named() {
+    let output = Command::new(BINARY)
+        .current_dir(std::env::temp_dir())
+        .arg("serve")
+        .env("JWT_ALGORITHM", "none")
+        .env("HYBRIS_CLIENT_SECRET", "do-not-print-me")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("JWT_ALGORITHM"), "{stderr}");
+    assert!(!stderr.contains("do-not-print-me"));
+}
+
+#[test]
+fn print_schema_prints_the_committed_schema() {
+    let output = Command::new(BINARY).arg("print-schema").output().unwrap();
+    assert!(output.status.success());
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), committed);
+}
