@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use jsonwebtoken::Algorithm;
 use secrecy::SecretString;
 
+use crate::auth::limits::{Limit, RateLimits};
 use crate::domain::SessionLifetimes;
 use crate::relay::RelaySettings;
 
@@ -35,6 +36,67 @@ pub struct Settings {
     pub relay: RelaySettings,
     /// Whether `serve` runs the outbox relay (`OUTBOX_RELAY`, default true).
     pub relay_enabled: bool,
+    pub limits: RateLimits,
+    /// `None`: rate-limit counters live in this instance's memory.
+    pub redis_url: Option<SecretString>,
+    pub redis_key_prefix: String,
+    pub http: HttpSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// Origins allowed by CORS; empty: no cross-origin browser access.
+    pub cors_allowed_origins: Vec<String>,
+    pub introspection: bool,
+    pub graphiql: bool,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    pub request_timeout: Duration,
+}
+
+/// An address range such as `10.0.0.0/8` or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (addr, prefix) = match raw.split_once('/') {
+            Some((addr, prefix)) => (addr.parse().ok()?, Some(prefix.parse::<u8>().ok()?)),
+            None => (raw.parse().ok()?, None),
+        };
+        let max = match addr {
+            std::net::IpAddr::V4(_) => 32,
+            std::net::IpAddr::V6(_) => 128,
+        };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let ip = match ip {
+            V6(v6) => v6.to_ipv4_mapped().map(V4).unwrap_or(V6(v6)),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -336,7 +398,116 @@ impl Settings {
             Some(_) => return Err(invalid("OUTBOX_RELAY", "must be true or false")),
         };
 
+        let limit = |max_name: &'static str,
+                     max: u64,
+                     window_name: &'static str,
+                     window: u64|
+         -> Result<Limit, ConfigError> {
+            Ok(Limit {
+                max: seconds(max_name, max, 1, 1_000_000)? as i64,
+                window: Duration::from_secs(seconds(window_name, window, 1, 86_400)?),
+            })
+        };
+        let limits = RateLimits {
+            account: limit(
+                "LOGIN_ACCOUNT_MAX_FAILURES",
+                10,
+                "LOGIN_ACCOUNT_WINDOW_SECS",
+                900,
+            )?,
+            account_device: limit(
+                "LOGIN_DEVICE_MAX_FAILURES",
+                5,
+                "LOGIN_DEVICE_WINDOW_SECS",
+                900,
+            )?,
+            ip: limit("LOGIN_IP_MAX_FAILURES", 50, "LOGIN_IP_WINDOW_SECS", 300)?,
+            refresh_ip: limit("REFRESH_IP_MAX_FAILURES", 60, "REFRESH_IP_WINDOW_SECS", 300)?,
+        };
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(invalid(
+                "REDIS_URL",
+                "must start with redis:// or rediss://",
+            ));
+        }
+
+        let production = match get("APP_ENV").as_deref() {
+            None | Some("development") | Some("test") => false,
+            Some("production") => true,
+            Some(_) => {
+                return Err(invalid(
+                    "APP_ENV",
+                    "must be development, test or production",
+                ));
+            }
+        };
+        let switch = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name).as_deref() {
+                None => Ok(!production),
+                Some("true") | Some("1") => Ok(true),
+                Some("false") | Some("0") => Ok(false),
+                Some(_) => Err(invalid(name, "must be true or false")),
+            }
+        };
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        IpNetwork::parse(p).ok_or_else(|| {
+                            invalid(
+                                "TRUSTED_PROXIES",
+                                format!("{p:?} is not an address or CIDR range"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|o| {
+                        let url = reqwest::Url::parse(o).ok().filter(|u| {
+                            matches!(u.scheme(), "http" | "https")
+                                && u.path() == "/"
+                                && !o.ends_with('/')
+                        });
+                        url.map(|_| o.to_owned()).ok_or_else(|| {
+                            invalid(
+                                "CORS_ALLOWED_ORIGINS",
+                                format!("{o:?} is not an origin like https://app.example.org"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let http = HttpSettings {
+            trusted_proxies,
+            cors_allowed_origins,
+            introspection: switch("GRAPHQL_INTROSPECTION")?,
+            graphiql: switch("GRAPHIQL")?,
+            max_depth: seconds("GRAPHQL_MAX_DEPTH", 20, 2, 100)? as usize,
+            max_complexity: seconds("GRAPHQL_MAX_COMPLEXITY", 300, 10, 100_000)? as usize,
+            max_aliases: seconds("GRAPHQL_MAX_ALIASES", 15, 0, 1000)? as usize,
+            max_root_fields: seconds("GRAPHQL_MAX_ROOT_FIELDS", 10, 1, 1000)? as usize,
+            request_timeout: Duration::from_secs(seconds("REQUEST_TIMEOUT_SECS", 30, 1, 600)?),
+        };
+
         Ok(Self {
+            limits,
+            redis_url: redis_url.map(SecretString::from),
+            redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "login-api:rl:".into()),
+            http,
             algolia,
             eventbridge,
             relay,
@@ -421,6 +592,39 @@ mod tests {
             assert_eq!(err.variable, variable);
             assert!(err.to_string().contains(variable));
         }
+    }
+
+    #[test]
+    fn production_turns_introspection_and_graphiql_off_unless_enabled() {
+        let s = settings(&[("APP_ENV", "production")]).unwrap();
+        assert!(!s.http.introspection && !s.http.graphiql);
+        let s = settings(&[("APP_ENV", "production"), ("GRAPHIQL", "true")]).unwrap();
+        assert!(s.http.graphiql && !s.http.introspection);
+        let s = settings(&[]).unwrap();
+        assert!(s.http.introspection && s.http.graphiql);
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let s = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,::1")]).unwrap();
+        let proxies = &s.http.trusted_proxies;
+        assert!(proxies[0].contains("10.200.3.4".parse().unwrap()));
+        assert!(!proxies[0].contains("11.0.0.1".parse().unwrap()));
+        assert!(proxies[1].contains("192.168.1.7".parse().unwrap()));
+        assert!(!proxies[1].contains("192.168.1.8".parse().unwrap()));
+        assert!(proxies[2].contains("::1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "1.2.3.4/x"] {
+            assert_eq!(
+                settings(&[("TRUSTED_PROXIES", bad)]).unwrap_err().variable,
+                "TRUSTED_PROXIES"
+            );
+        }
+        assert_eq!(
+            settings(&[("CORS_ALLOWED_ORIGINS", "https://app.example.org/path")])
+                .unwrap_err()
+                .variable,
+            "CORS_ALLOWED_ORIGINS"
+        );
     }
 
     #[test]

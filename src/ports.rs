@@ -55,6 +55,28 @@ pub trait OutboxSink: Send + Sync {
 #[error("{0}")]
 pub struct DeliveryError(pub String);
 
+/// Fixed-window counters for rate limits, shared across instances when backed by Redis.
+#[async_trait]
+pub trait RateCounter: Send + Sync {
+    /// Adds `delta` to `key`; a key's window opens at its first addition and lasts `window`.
+    async fn add(
+        &self,
+        key: &str,
+        delta: i64,
+        window: std::time::Duration,
+    ) -> anyhow::Result<Window>;
+
+    /// Forgets `key`.
+    async fn reset(&self, key: &str) -> anyhow::Result<()>;
+}
+
+/// A counter's value and the time until its window closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub count: i64,
+    pub resets_in: std::time::Duration,
+}
+
 /// Where "now" comes from; tests drive a `ManualClock` instead of sleeping.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

@@ -10,17 +10,18 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::adapters::hybris::HybrisClient;
+use crate::adapters::rate_counter::{FallbackCounter, MemoryCounter, RedisCounter};
 use crate::adapters::{
     algolia::AlgoliaIndexer, eventbridge::EventBridgePublisher, log_sink::LogSink,
 };
-use crate::auth::{Auth, tokens::TokenKeys};
+use crate::auth::{Auth, Policy, tokens::TokenKeys};
 use crate::config::{
     HybrisSettings, SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings,
 };
 use crate::domain::outbox::Sink;
-use crate::graphql::build_schema;
+use crate::graphql::{SchemaLimits, build_schema};
 use crate::http::{AppState, router};
-use crate::ports::{Clock, OutboxSink};
+use crate::ports::{Clock, OutboxSink, RateCounter};
 use crate::relay::Relay;
 use crate::sim;
 use crate::store::Store;
@@ -80,19 +81,32 @@ impl Application {
             ))
         });
 
+        let rate_counter = rate_counter(&settings, clock.clone())?;
         let auth = Arc::new(Auth::new(
             store,
             idp,
             clock,
             tokens,
-            settings.lifetimes,
-            settings.membership_timezone,
+            Policy {
+                lifetimes: settings.lifetimes,
+                timezone: settings.membership_timezone,
+                limits: settings.limits,
+            },
+            rate_counter,
             outbox_written,
         ));
-        let schema = build_schema(Some(auth.clone()));
+        let schema = build_schema(
+            Some(auth.clone()),
+            SchemaLimits {
+                max_depth: settings.http.max_depth,
+                max_complexity: settings.http.max_complexity,
+                introspection: settings.http.introspection,
+            },
+        );
         let router = router(AppState {
             auth: auth.clone(),
             schema,
+            settings: Arc::new(settings.http.clone()),
         });
         let listener = tokio::net::TcpListener::bind(settings.listen_addr)
             .await
@@ -124,10 +138,14 @@ impl Application {
         let purge = tokio::spawn(purge_periodically(self.auth.clone(), self.purge_interval));
         tracing::info!(addr = %self.local_addr(), "listening");
         let relay = self.relay.map(|relay| tokio::spawn(relay.run()));
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP");
         purge.abort();
         if let Some(relay) = relay {
             relay.abort();
@@ -241,4 +259,23 @@ async fn eventbridge_client(
         ));
     }
     aws_sdk_eventbridge::Client::new(&loader.load().await)
+}
+
+/// Redis-backed counters (shared by every instance) when `REDIS_URL` is set, else memory.
+fn rate_counter(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn RateCounter>> {
+    let memory = MemoryCounter::new(clock);
+    Ok(match &settings.redis_url {
+        Some(url) => {
+            let redis = RedisCounter::new(url.expose_secret(), settings.redis_key_prefix.clone())
+                .context("REDIS_URL: not a Redis URL")?;
+            Arc::new(FallbackCounter::new(redis, memory))
+        }
+        None => {
+            tracing::info!("REDIS_URL is not set: rate limits are counted per instance, in memory");
+            Arc::new(memory)
+        }
+    })
 }

@@ -4,3 +4,4 @@ pub mod algolia;
 pub mod eventbridge;
 pub mod hybris;
 pub mod log_sink;
+pub mod rate_counter;

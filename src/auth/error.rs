@@ -16,6 +16,9 @@ pub enum LoginError {
     UpstreamUnavailable,
     #[error("the club membership is not active")]
     MembershipInactive(InactiveReason),
+    /// Too many failed attempts; refused before Hybris was called.
+    #[error("too many attempts, please wait")]
+    RateLimited { retry_after: std::time::Duration },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -30,6 +33,8 @@ pub enum RefreshError {
     Reused,
     #[error("the club membership is not active")]
     MembershipInactive(InactiveReason),
+    #[error("too many failed refreshes, please wait")]
+    RateLimited { retry_after: std::time::Duration },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -7,6 +7,7 @@ use crate::domain::{
 use crate::ports::IdpError;
 use crate::store::NewLogin;
 
+use super::limits::Settle;
 use super::side_effects::login_side_effects;
 
 use super::{Auth, Issued, LoginError};
@@ -15,6 +16,8 @@ pub struct LoginRequest {
     pub email: String,
     pub password: String,
     pub device: DeviceFields,
+    /// The caller's address, for the IP backstop limit; `None` when unknown.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl Auth {
@@ -25,24 +28,37 @@ impl Auth {
         let password = Password::parse(&request.password)?;
         let device = Device::parse(request.device)?;
 
-        let profile = self.authenticate_upstream(&email, &password).await?;
+        let charged = self
+            .admit_login(&email, device.device_id.as_deref(), request.client_ip)
+            .await?;
+        let profile = match self.authenticate_upstream(&email, &password).await {
+            Ok(profile) => profile,
+            Err(error) => {
+                let outcome = match error {
+                    LoginError::InvalidCredentials => Settle::WrongPassword,
+                    _ => Settle::Other,
+                };
+                self.settle_login(charged, outcome).await;
+                return Err(error);
+            }
+        };
+        // The password was right, whatever follows.
+        self.settle_login(charged, Settle::Succeeded).await;
 
         let now = self.clock.now();
+        let today = today_in(self.timezone, now);
         let membership =
-            Membership::check(profile.membership.as_ref(), today_in(self.timezone, now)).map_err(
-                |reason| {
-                    tracing::info!(
-                        reason = reason.as_str(),
-                        "login refused: membership not active"
-                    );
-                    LoginError::MembershipInactive(reason)
-                },
-            )?;
+            Membership::check(profile.membership.as_ref(), today).map_err(|reason| {
+                tracing::info!(
+                    reason = reason.as_str(),
+                    "login refused: membership not active"
+                );
+                LoginError::MembershipInactive(reason)
+            })?;
         let session_expires_at = self
             .lifetimes
             .session_expires_at(now, membership.ends_at(self.timezone));
 
-        let today = today_in(self.timezone, now);
         let refresh_token = RefreshToken::generate();
         let refresh_token_expires_at = self
             .lifetimes

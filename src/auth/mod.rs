@@ -6,6 +6,7 @@
 //! async-graphql or reqwest.
 
 mod error;
+pub mod limits;
 mod login;
 mod logout;
 mod refresh;
@@ -23,8 +24,9 @@ pub use login::LoginRequest;
 pub use logout::LogoutScope;
 
 use crate::domain::{RefreshToken, SessionLifetimes, UserId};
-use crate::ports::{Clock, IdentityProvider};
+use crate::ports::{Clock, IdentityProvider, RateCounter};
 use crate::store::{SessionRecord, Store, UserRecord};
+use limits::RateLimits;
 use tokens::{TokenError, TokenKeys};
 
 /// The use cases and what they need; cheap to share behind an `Arc`.
@@ -35,8 +37,18 @@ pub struct Auth {
     tokens: TokenKeys,
     lifetimes: SessionLifetimes,
     timezone: Tz,
+    limits: RateLimits,
+    rate_counter: Arc<dyn RateCounter>,
     /// Told after a commit that wrote outbox rows, so the relay delivers them at once.
     outbox_written: Arc<tokio::sync::Notify>,
+}
+
+/// The rules the use cases apply, from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub lifetimes: SessionLifetimes,
+    pub timezone: Tz,
+    pub limits: RateLimits,
 }
 
 /// The caller of an authenticated request: a user in one live session.
@@ -63,8 +75,8 @@ impl Auth {
         idp: Arc<dyn IdentityProvider>,
         clock: Arc<dyn Clock>,
         tokens: TokenKeys,
-        lifetimes: SessionLifetimes,
-        timezone: Tz,
+        policy: Policy,
+        rate_counter: Arc<dyn RateCounter>,
         outbox_written: Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
@@ -72,8 +84,10 @@ impl Auth {
             idp,
             clock,
             tokens,
-            lifetimes,
-            timezone,
+            lifetimes: policy.lifetimes,
+            timezone: policy.timezone,
+            limits: policy.limits,
+            rate_counter,
             outbox_written,
         }
     }

@@ -5,6 +5,8 @@
 //! when it is an app's concurrent refresh or a retry after a lost response. Those get the same
 //! successor, re-derived from the presented token and the nonce stored at first use.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Membership, RefreshToken, membership::today_in, refresh_token::RotationNonce};
@@ -13,8 +15,30 @@ use crate::store::{Claim, RefreshTokenRecord, Successor, UsedRefreshToken};
 use super::{Auth, Issued, RefreshError};
 
 impl Auth {
+    /// Rotates `presented`; failed refreshes count toward the caller's IP limit.
     #[tracing::instrument(name = "refresh", skip_all, fields(session_id))]
-    pub async fn refresh(&self, presented: &str) -> Result<Issued, RefreshError> {
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Issued, RefreshError> {
+        if let Some(retry_after) = self.refresh_refused(client_ip).await {
+            tracing::warn!(
+                retry_after_secs = retry_after.as_secs(),
+                "refresh refused: rate limit"
+            );
+            return Err(RefreshError::RateLimited {
+                retry_after: retry_after.max(std::time::Duration::from_secs(1)),
+            });
+        }
+        let result = self.rotate(presented).await;
+        if matches!(result, Err(RefreshError::Invalid | RefreshError::Reused)) {
+            self.refresh_failed(client_ip).await;
+        }
+        result
+    }
+
+    async fn rotate(&self, presented: &str) -> Result<Issued, RefreshError> {
         let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
         let record = self
             .store

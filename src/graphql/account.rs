@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object};
 
-use super::error::{api, auth, principal};
+use super::error::{api, auth, client_ip, first_login, principal};
 use super::types::{AuthPayload, LoginInput, User};
 use crate::auth::LoginRequest;
 
@@ -32,6 +32,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
+        first_login(ctx)?;
         let auth = auth(ctx)?;
         let issued = api(
             ctx,
@@ -39,6 +40,7 @@ impl AccountMutation {
                 email: input.email,
                 password: input.password,
                 device: input.device.unwrap_or_default().into(),
+                client_ip: client_ip(ctx),
             })
             .await,
         )?;

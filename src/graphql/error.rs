@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions};
 
-use super::{Caller, RequestId, Unauthorized};
+use super::{Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
 use crate::auth::{Auth, AuthError, LoginError, Principal, RefreshError, SessionError};
 use crate::domain::InactiveReason;
 
@@ -34,6 +34,8 @@ pub enum ApiError {
     RefreshTokenReused,
     #[error("no such session")]
     SessionNotFound,
+    #[error("too many attempts, please wait")]
+    RateLimited { retry_after: std::time::Duration },
     #[error("internal error")]
     Internal(anyhow::Error),
 }
@@ -49,6 +51,7 @@ impl ApiError {
             Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             Self::SessionNotFound => "SESSION_NOT_FOUND",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -60,7 +63,17 @@ impl ApiError {
             tracing::error!(request_id, error = %format!("{cause:#}"), "internal error");
         }
         let code = self.code();
+        let retry_after = match &self {
+            Self::RateLimited { retry_after } => Some(retry_after.as_secs_f64().ceil() as u64),
+            _ => None,
+        };
+        if let (Some(seconds), Some(throttled)) = (retry_after, ctx.data_opt::<Throttled>()) {
+            throttled.set(seconds);
+        }
         self.extend_with(|_, ext| {
+            if let Some(seconds) = retry_after {
+                ext.set("retryAfter", seconds);
+            }
             ext.set("code", code);
             match &self {
                 Self::BadUserInput { field, .. } => ext.set("field", *field),
@@ -86,6 +99,7 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => Self::InvalidCredentials,
             LoginError::UpstreamUnavailable => Self::UpstreamUnavailable,
             LoginError::MembershipInactive(reason) => Self::MembershipInactive(reason),
+            LoginError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             LoginError::Unexpected(e) => Self::Internal(e),
         }
     }
@@ -97,6 +111,7 @@ impl From<RefreshError> for ApiError {
             RefreshError::Invalid => Self::InvalidRefreshToken,
             RefreshError::Reused => Self::RefreshTokenReused,
             RefreshError::MembershipInactive(reason) => Self::MembershipInactive(reason),
+            RefreshError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             RefreshError::Unexpected(e) => Self::Internal(e),
         }
     }
@@ -160,4 +175,21 @@ pub fn auth<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Auth>> {
         ))
         .extend(ctx)
     })
+}
+
+/// The client's address for rate limits.
+pub fn client_ip(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
+    ctx.data_opt::<ClientIp>().and_then(|ip| ip.0)
+}
+
+/// Refuses every `login` after the first in one request.
+pub fn first_login(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    match ctx.data_opt::<LoginOnce>() {
+        Some(once) if !once.first() => Err(ApiError::BadUserInput {
+            field: "login",
+            message: "one login per request".into(),
+        }
+        .extend(ctx)),
+        _ => Ok(()),
+    }
 }

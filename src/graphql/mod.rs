@@ -29,17 +29,34 @@ pub struct Mutation(account::AccountMutation, sessions::SessionMutation);
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build_schema(auth: Option<Arc<Auth>>) -> ApiSchema {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
-    match auth {
-        Some(auth) => builder.data(auth).finish(),
-        None => builder.finish(),
+/// Limits every operation must respect.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+pub fn build_schema(auth: Option<Arc<Auth>>, limits: SchemaLimits) -> ApiSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(10);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
     }
+    if let Some(auth) = auth {
+        builder = builder.data(auth);
+    }
+    builder.finish()
 }
 
 /// The SDL that `schema.graphql` must equal.
 pub fn sdl() -> String {
-    build_schema(None).sdl()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 /// Who is calling, as established by the HTTP layer from the `Authorization` header.
@@ -63,6 +80,35 @@ impl Unauthorized {
 
     fn set(&self) {
         self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Set when a field was refused by a rate limit: the longest wait asked for, in seconds.
+#[derive(Default, Clone)]
+pub struct Throttled(Arc<std::sync::atomic::AtomicU64>);
+
+impl Throttled {
+    pub fn retry_after(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::SeqCst)).filter(|s| *s > 0)
+    }
+
+    fn set(&self, seconds: u64) {
+        self.0.fetch_max(seconds, Ordering::SeqCst);
+    }
+}
+
+/// The client's address as the HTTP layer established it (proxies considered).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+/// A request may attempt one login: aliases must not multiply password guesses.
+#[derive(Default)]
+pub struct LoginOnce(AtomicBool);
+
+impl LoginOnce {
+    /// True the first time only.
+    fn first(&self) -> bool {
+        !self.0.swap(true, Ordering::SeqCst)
     }
 }
 

@@ -3,41 +3,55 @@
 //! Design: the only place that reads headers. The bearer token is verified here, once, and the
 //! resulting `Caller` travels with the GraphQL request; when a field that needs a user meets a
 //! rejected token the response becomes an HTTP 401 with `WWW-Authenticate` (RFC 6750), which is
-//! what app interceptors watch for.
+//! what app interceptors watch for. Operations come only as POST with a JSON body of at most
+//! `MAX_BODY_BYTES`, one operation per request, within alias and root-field limits.
 
-use std::{sync::Arc, time::Duration};
+mod client_ip;
+mod operation_limits;
+
+use std::{net::SocketAddr, sync::Arc};
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, DefaultBodyLimit, RawQuery, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 
 use crate::auth::{Auth, AuthError};
-use crate::graphql::{ApiSchema, Caller, RequestId, Unauthorized};
+use crate::config::HttpSettings;
+use crate::graphql::{ApiSchema, Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
 
 /// Request bodies above this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Only what GraphiQL itself needs, from its CDN; nothing may frame the page.
+const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
+     style-src 'self' 'unsafe-inline' https://unpkg.com; font-src 'self' data: https://unpkg.com; \
+     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<Auth>,
     pub schema: ApiSchema,
+    pub settings: Arc<HttpSettings>,
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let settings = state.settings.clone();
+    let mut router = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -46,7 +60,34 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            settings.request_timeout,
+        ));
+    if !settings.cors_allowed_origins.is_empty() {
+        let origins: Vec<HeaderValue> = settings
+            .cors_allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::POST])
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+                .max_age(std::time::Duration::from_secs(600)),
+        );
+    }
+    router
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
@@ -55,14 +96,19 @@ pub fn router(state: AppState) -> Router {
                 .get(REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            // The URI is logged without its query string: nothing secret goes there, and
-            // keeping it out means nothing ever can leak from it.
+            // The path only: nothing secret goes in a query string, and not logging it keeps
+            // it so.
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !is_json(&headers) {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -79,6 +125,9 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             );
         }
     };
+    if let Err(message) = operation_limits::check(&request.query, &state.settings) {
+        return graphql_error_response(message);
+    }
     let request_id = headers
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -97,9 +146,17 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         },
     };
     let unauthorized = Unauthorized::default();
+    let throttled = Throttled::default();
     let request = request
         .data(caller)
         .data(unauthorized.clone())
+        .data(throttled.clone())
+        .data(LoginOnce::default())
+        .data(ClientIp(Some(client_ip::resolve(
+            peer.ip(),
+            &headers,
+            &state.settings.trusted_proxies,
+        ))))
         .data(RequestId(request_id));
     let mut response = state.schema.execute(request).await;
     // Parse, validation and variable errors come from async-graphql without a code: they are
@@ -110,17 +167,37 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             extensions.set("code", "BAD_USER_INPUT");
         }
     }
+    let refused_whole = response.data == async_graphql::Value::Null;
     let response = GraphQLResponse::from(response).into_response();
     if unauthorized.is_set() {
-        let (mut parts, body) = response.into_parts();
-        parts.status = StatusCode::UNAUTHORIZED;
-        parts.headers.insert(
+        return with_status(
+            response,
+            StatusCode::UNAUTHORIZED,
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(r#"Bearer error="invalid_token""#),
         );
-        return Response::from_parts(parts, body);
+    }
+    if let Some(seconds) = throttled.retry_after().filter(|_| refused_whole) {
+        return with_status(
+            response,
+            StatusCode::TOO_MANY_REQUESTS,
+            header::RETRY_AFTER,
+            HeaderValue::from(seconds),
+        );
     }
     response
+}
+
+fn with_status(
+    response: Response,
+    status: StatusCode,
+    name: HeaderName,
+    value: HeaderValue,
+) -> Response {
+    let (mut parts, body) = response.into_parts();
+    parts.status = status;
+    parts.headers.insert(name, value);
+    Response::from_parts(parts, body)
 }
 
 /// `None` without an `Authorization` header; `Err` when it is not a usable bearer token.
@@ -157,6 +234,14 @@ fn request_error(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
+/// A document refused before execution (too many aliases or root fields).
+fn graphql_error_response(message: String) -> Response {
+    Json(serde_json::json!({
+        "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]
+    }))
+    .into_response()
+}
+
 fn internal_error(request_id: &str) -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -170,8 +255,26 @@ fn internal_error(request_id: &str) -> Response {
         .into_response()
 }
 
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+/// GraphiQL for people; never an operation: GET must not execute anything, least a mutation.
+async fn graphiql(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    if query.is_some_and(|q| q.split('&').any(|pair| pair.starts_with("query="))) {
+        let mut response = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "operations are accepted only by POST with a JSON body".into(),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    if !state.settings.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    (
+        [(header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP)],
+        Html(GraphiQLSource::build().endpoint("/graphql").finish()),
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {

@@ -317,6 +317,23 @@ impl Store {
         Ok(update.exec(&self.db).await?.rows_affected)
     }
 
+    /// Whether `device_id` holds, or held, a session of the account with this email.
+    pub async fn has_device_session(&self, email: &Email, device_id: &str) -> StoreResult<bool> {
+        let Some(user) = users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(false);
+        };
+        Ok(sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.id))
+            .filter(sessions::Column::DeviceId.eq(device_id))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
     /// Ends one session whatever its owner: reuse detected, lifetime exceeded, membership over.
     pub async fn end_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
         sessions::Entity::update_many()

@@ -84,9 +84,66 @@ async fn sigterm_lets_an_in_flight_login_finish_and_the_logs_hold_no_secret() {
     }
     assert!(ready, "the server did not become ready");
 
+    // Logins, a failure, a refresh and an authenticated query: the log must hold none of the
+    // secrets they carry.
+    let gql = |query: &'static str, variables: serde_json::Value, token: Option<String>| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let mut request = http
+                .post(format!("{base}/graphql"))
+                .json(&json!({"query": query, "variables": variables}));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    const LOGIN: &str =
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }";
+    gql(
+        LOGIN,
+        json!({"i": {"email": ANNA, "password": "Wr0ng-Secret-Guess"}}),
+        None,
+    )
+    .await;
+    let first = gql(
+        LOGIN,
+        json!({"i": {"email": ANNA, "password": PASSWORD}}),
+        None,
+    )
+    .await;
+    let first_refresh = first["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first_access = first["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refreshed = gql(
+        "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }",
+        json!({"t": first_refresh}),
+        None,
+    )
+    .await;
+    let second_refresh = refreshed["data"]["refreshSession"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = gql("{ me { id } }", json!({}), Some(first_access.clone())).await;
+    assert!(me["data"]["me"]["id"].is_string(), "{me}");
+
     control.set_latency(Duration::from_millis(800));
     let login = tokio::spawn({
         let http = http.clone();
+        let base = base.clone();
         async move {
             http.post(format!("{base}/graphql"))
                 .json(&json!({
@@ -131,14 +188,25 @@ async fn sigterm_lets_an_in_flight_login_finish_and_the_logs_hold_no_secret() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(logs.contains("draining"), "{logs}");
+    assert!(
+        logs.contains("login succeeded") && logs.contains("invalid credentials"),
+        "{logs}"
+    );
     for secret in [
         PASSWORD,
+        "Wr0ng-Secret-Guess",
         "bin-client-secret",
         access_token.as_str(),
         refresh_token.as_str(),
+        first_access.as_str(),
+        first_refresh.as_str(),
+        second_refresh.as_str(),
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
+    // Nor the signature part of a token or an Authorization header.
+    assert!(!logs.to_lowercase().contains("authorization: bearer"));
+    assert!(!logs.contains(first_access.rsplit('.').next().unwrap()));
     std::fs::remove_dir_all(dir).ok();
 }
 

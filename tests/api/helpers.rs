@@ -199,6 +199,20 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        Self::read(request).await
+    }
+
+    /// A GraphQL POST as it arrives through a proxy that saw the client at `client_ip`.
+    pub async fn gql_from(&self, client_ip: &str, query: &str, variables: Value) -> Response {
+        let request = self
+            .http
+            .post(format!("{}/graphql", self.address))
+            .header("x-forwarded-for", client_ip)
+            .json(&json!({"query": query, "variables": variables}));
+        Self::read(request).await
+    }
+
+    async fn read(request: reqwest::RequestBuilder) -> Response {
         let response = request.send().await.expect("the server answers");
         let status = response.status();
         let headers = response.headers().clone();

@@ -1,0 +1,213 @@
+//! Rate limits on guessing: login failures per account, per account and device, and per client
+//! IP; refresh failures per IP.
+//!
+//! Design: the account is the real target of credential stuffing and password spraying, and
+//! every failure we forward to Hybris also counts toward the member's lockout there, so the
+//! account limit is the strict one and is checked before Hybris is called. Mobile carriers put
+//! thousands of members behind one address (CGNAT), so the IP limit is only a backstop with a
+//! higher threshold, and IPv6 clients are counted per /64. An attacker who exhausts an account's
+//! limit must not lock the member out of their own phone: a device that already holds (or held)
+//! a session of the account keeps its own, smaller allowance.
+//!
+//! Attempts are counted *before* the Hybris call, so concurrent guesses cannot all slip past a
+//! check; a success clears the account's counters and an outcome that was not a wrong password
+//! (outage, inactive membership) gives the attempt back.
+
+use std::{net::IpAddr, time::Duration};
+
+use aws_lc_rs::digest;
+
+use super::{Auth, LoginError};
+use crate::domain::Email;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub max: i64,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// Failed logins per account (normalised email).
+    pub account: Limit,
+    /// Failed logins per account from one known device; applies when the account limit is hit.
+    pub account_device: Limit,
+    /// Failed logins per client IP (or IPv6 /64): a backstop.
+    pub ip: Limit,
+    /// Failed refreshes per client IP.
+    pub refresh_ip: Limit,
+}
+
+/// The counters one login attempt was charged to.
+pub(super) struct Charged {
+    account: String,
+    account_device: Option<String>,
+    ip: Option<String>,
+}
+
+/// How the attempt ended, for settling its counters.
+pub(super) enum Settle {
+    Succeeded,
+    WrongPassword,
+    /// Nothing was learnt about the password: give the attempt back.
+    Other,
+}
+
+impl Auth {
+    /// Charges the attempt and refuses it, before Hybris is called, when a limit is exceeded.
+    pub(super) async fn admit_login(
+        &self,
+        email: &Email,
+        device_id: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<Charged, LoginError> {
+        let limits = self.limits;
+        let account_key = format!("login:acct:{}", digest_hex(email.as_str()));
+        let charged = Charged {
+            account_device: device_id.map(|d| format!("{account_key}:dev:{}", digest_hex(d))),
+            ip: ip.map(|ip| format!("login:ip:{}", ip_key(ip))),
+            account: account_key,
+        };
+        if let Some(key) = &charged.ip {
+            let window = self.count(key, 1, limits.ip).await;
+            if window.count > limits.ip.max {
+                return Err(refused("client IP", window.resets_in));
+            }
+        }
+        let device_window = match &charged.account_device {
+            Some(key) => Some(self.count(key, 1, limits.account_device).await),
+            None => None,
+        };
+        let account = self.count(&charged.account, 1, limits.account).await;
+        if account.count > limits.account.max {
+            let device_allowed = match (device_id, device_window) {
+                (Some(device_id), Some(window)) if window.count <= limits.account_device.max => {
+                    self.store
+                        .has_device_session(email, device_id)
+                        .await
+                        .unwrap_or(false)
+                }
+                _ => false,
+            };
+            if !device_allowed {
+                return Err(refused("account", account.resets_in));
+            }
+        }
+        Ok(charged)
+    }
+
+    pub(super) async fn settle_login(&self, charged: Charged, outcome: Settle) {
+        let limits = self.limits;
+        match outcome {
+            Settle::WrongPassword => {}
+            Settle::Succeeded => {
+                self.forget(&charged.account).await;
+                if let Some(key) = &charged.account_device {
+                    self.forget(key).await;
+                }
+                if let Some(key) = &charged.ip {
+                    self.count(key, -1, limits.ip).await;
+                }
+            }
+            Settle::Other => {
+                self.count(&charged.account, -1, limits.account).await;
+                if let Some(key) = &charged.account_device {
+                    self.count(key, -1, limits.account_device).await;
+                }
+                if let Some(key) = &charged.ip {
+                    self.count(key, -1, limits.ip).await;
+                }
+            }
+        }
+    }
+
+    /// The seconds to wait when this IP has failed too many refreshes, else `None`.
+    pub(super) async fn refresh_refused(&self, ip: Option<IpAddr>) -> Option<Duration> {
+        let key = format!("refresh:ip:{}", ip_key(ip?));
+        let window = self.count(&key, 0, self.limits.refresh_ip).await;
+        (window.count >= self.limits.refresh_ip.max).then_some(window.resets_in)
+    }
+
+    pub(super) async fn refresh_failed(&self, ip: Option<IpAddr>) {
+        if let Some(ip) = ip {
+            let key = format!("refresh:ip:{}", ip_key(ip));
+            self.count(&key, 1, self.limits.refresh_ip).await;
+        }
+    }
+
+    /// Counting never blocks a login: if even the fallback fails, the attempt is let through.
+    async fn count(&self, key: &str, delta: i64, limit: Limit) -> crate::ports::Window {
+        match self.rate_counter.add(key, delta, limit.window).await {
+            Ok(window) => window,
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "rate limit counter failed; attempt allowed");
+                crate::ports::Window {
+                    count: 0,
+                    resets_in: Duration::ZERO,
+                }
+            }
+        }
+    }
+
+    async fn forget(&self, key: &str) {
+        if let Err(error) = self.rate_counter.reset(key).await {
+            tracing::warn!(error = %format!("{error:#}"), "clearing a rate limit counter failed");
+        }
+    }
+}
+
+fn refused(what: &str, retry_after: Duration) -> LoginError {
+    tracing::warn!(
+        limit = what,
+        retry_after_secs = retry_after.as_secs(),
+        "login refused: rate limit"
+    );
+    LoginError::RateLimited {
+        retry_after: retry_after.max(Duration::from_secs(1)),
+    }
+}
+
+/// Keys never hold an email or device id in clear.
+fn digest_hex(value: &str) -> String {
+    digest::digest(&digest::SHA256, value.as_bytes())
+        .as_ref()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// IPv4 as is; IPv6 by its /64, which one subscriber usually holds whole.
+fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ip_key(a), ip_key(b));
+        assert_ne!(ip_key(a), ip_key(c));
+        assert_eq!(ip_key("::ffff:10.1.2.3".parse().unwrap()), "10.1.2.3");
+    }
+
+    #[test]
+    fn keys_do_not_contain_the_email() {
+        assert!(!digest_hex("anna@example.org").contains("anna"));
+        assert_eq!(digest_hex("anna@example.org").len(), 32);
+    }
+}
