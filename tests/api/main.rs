@@ -7,6 +7,7 @@ mod helpers;
 mod abuse;
 mod access;
 mod binary;
+mod fuzz;
 mod health;
 mod hybris;
 mod login;
