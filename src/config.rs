@@ -37,6 +37,8 @@ pub struct Settings {
     /// Whether `serve` runs the outbox relay (`OUTBOX_RELAY`, default true).
     pub relay_enabled: bool,
     pub limits: RateLimits,
+    /// `PARTNER_TOKEN_TTL_SECS`: at most 900.
+    pub partner_token_ttl: chrono::Duration,
     /// `None`: rate-limit counters live in this instance's memory.
     pub redis_url: Option<SecretString>,
     pub redis_key_prefix: String,
@@ -423,7 +425,21 @@ impl Settings {
             )?,
             ip: limit("LOGIN_IP_MAX_FAILURES", 50, "LOGIN_IP_WINDOW_SECS", 300)?,
             refresh_ip: limit("REFRESH_IP_MAX_FAILURES", 60, "REFRESH_IP_WINDOW_SECS", 300)?,
+            partner_mint: limit(
+                "PARTNER_MINT_MAX_PER_SESSION",
+                10,
+                "PARTNER_MINT_WINDOW_SECS",
+                60,
+            )?,
+            partner_redeem: limit(
+                "PARTNER_REDEEM_MAX_PER_PARTNER",
+                600,
+                "PARTNER_REDEEM_WINDOW_SECS",
+                60,
+            )?,
         };
+        let partner_token_ttl =
+            chrono::Duration::seconds(seconds("PARTNER_TOKEN_TTL_SECS", 300, 1, 900)? as i64);
         let redis_url = get("REDIS_URL");
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -504,6 +520,7 @@ impl Settings {
         };
 
         Ok(Self {
+            partner_token_ttl,
             limits,
             redis_url: redis_url.map(SecretString::from),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "login-api:rl:".into()),

@@ -5,8 +5,16 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use login_api::{
-    config::Settings, domain::outbox::Sink, graphql, ports::SystemClock, sim, startup::Application,
-    store::Store, telemetry,
+    auth::partner::admin,
+    config::Settings,
+    domain::outbox::Sink,
+    domain::partner::{Claim, PartnerId},
+    graphql,
+    ports::SystemClock,
+    sim,
+    startup::Application,
+    store::Store,
+    telemetry,
 };
 
 #[derive(Parser)]
@@ -53,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Manage partner web apps that members may sign in to.
+    Partner {
+        #[command(subcommand)]
+        command: PartnerCommand,
+    },
     /// Exit 0 when the server at LISTEN_ADDR answers /healthz (for container health checks).
     Healthcheck,
 }
@@ -65,6 +78,36 @@ enum OutboxCommand {
     Replay {
         #[arg(long)]
         sink: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PartnerCommand {
+    /// Register a partner; prints its secret once.
+    Add {
+        /// a-z, 0-9, - and _, at most 64.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Claims the partner may learn: name, membership_number (comma-separated).
+        #[arg(long, default_value = "name,membership_number")]
+        claims: String,
+        /// Token lifetime in seconds, at most 900.
+        #[arg(long, default_value_t = 300)]
+        ttl_secs: i64,
+    },
+    /// List partners (never their secrets).
+    List,
+    /// Replace a partner's secret; prints the new one once.
+    RotateSecret {
+        #[arg(long)]
+        id: String,
+    },
+    /// Stop a partner: its tokens can no longer be minted or redeemed.
+    Disable {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -104,6 +147,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "/healthz answered {}",
                 response.status()
             );
+            Ok(())
+        }
+        Command::Partner { command } => {
+            let settings = Settings::from_env()?;
+            let store = Store::connect(&settings.database_url()).await?;
+            store.migrate().await?;
+            let now = chrono::Utc::now();
+            let id = |raw: &str| PartnerId::parse(raw).map_err(|e| anyhow::anyhow!("--id {e}"));
+            match command {
+                PartnerCommand::Add {
+                    id: raw,
+                    name,
+                    claims,
+                    ttl_secs,
+                } => {
+                    let partner = admin::NewPartner {
+                        id: id(&raw)?,
+                        display_name: name,
+                        allowed_claims: Claim::parse_list(&claims)
+                            .map_err(|e| anyhow::anyhow!("--claims: {e}"))?,
+                        token_ttl_secs: ttl_secs,
+                    };
+                    let secret = admin::add(&store, partner, now).await?;
+                    println!(
+                        "partner {raw} added; its secret (shown once, store it safely):\n{}",
+                        secret.expose()
+                    );
+                }
+                PartnerCommand::List => {
+                    println!(
+                        "{:<24} {:<8} {:<6} {:<28} name",
+                        "id", "active", "ttl", "claims"
+                    );
+                    for p in store.partners().await? {
+                        println!(
+                            "{:<24} {:<8} {:<6} {:<28} {}",
+                            p.id.as_str(),
+                            p.active,
+                            p.token_ttl_secs,
+                            Claim::join(&p.allowed_claims),
+                            p.display_name
+                        );
+                    }
+                }
+                PartnerCommand::RotateSecret { id: raw } => {
+                    let secret = admin::rotate_secret(&store, &id(&raw)?, now).await?;
+                    println!(
+                        "partner {raw} has a new secret (shown once; the old one no longer works):\n{}",
+                        secret.expose()
+                    );
+                }
+                PartnerCommand::Disable { id: raw } => {
+                    admin::disable(&store, &id(&raw)?, now).await?;
+                    println!("partner {raw} disabled");
+                }
+            }
             Ok(())
         }
         Command::Outbox { command } => {

@@ -91,6 +91,7 @@ impl Application {
                 lifetimes: settings.lifetimes,
                 timezone: settings.membership_timezone,
                 limits: settings.limits,
+                partner_token_ttl: settings.partner_token_ttl,
             },
             rate_counter,
             outbox_written,

@@ -36,6 +36,10 @@ pub struct RateLimits {
     pub ip: Limit,
     /// Failed refreshes per client IP.
     pub refresh_ip: Limit,
+    /// Partner tokens minted per session.
+    pub partner_mint: Limit,
+    /// Introspection requests per partner.
+    pub partner_redeem: Limit,
 }
 
 /// The counters one login attempt was charged to.

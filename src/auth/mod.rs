@@ -9,6 +9,7 @@ mod error;
 pub mod limits;
 mod login;
 mod logout;
+pub mod partner;
 mod refresh;
 pub mod side_effects;
 pub mod tokens;
@@ -38,6 +39,7 @@ pub struct Auth {
     lifetimes: SessionLifetimes,
     timezone: Tz,
     limits: RateLimits,
+    partner_token_ttl: chrono::Duration,
     rate_counter: Arc<dyn RateCounter>,
     /// Told after a commit that wrote outbox rows, so the relay delivers them at once.
     outbox_written: Arc<tokio::sync::Notify>,
@@ -49,6 +51,8 @@ pub struct Policy {
     pub lifetimes: SessionLifetimes,
     pub timezone: Tz,
     pub limits: RateLimits,
+    /// How long a partner token lives (capped by the partner's own setting and 15 minutes).
+    pub partner_token_ttl: chrono::Duration,
 }
 
 /// The caller of an authenticated request: a user in one live session.
@@ -87,6 +91,7 @@ impl Auth {
             lifetimes: policy.lifetimes,
             timezone: policy.timezone,
             limits: policy.limits,
+            partner_token_ttl: policy.partner_token_ttl,
             rate_counter,
             outbox_written,
         }

@@ -14,6 +14,10 @@ use crate::store::{LoginRecord, NewOutboxMessage};
 
 pub const USER_LOGIN: &str = "user.login";
 pub const USER_LOGIN_SCHEMA_VERSION: &str = "1.0";
+pub const PARTNER_TOKEN_ISSUED: &str = "partner.token.issued";
+pub const PARTNER_TOKEN_REDEEMED: &str = "partner.token.redeemed";
+pub const PARTNER_TOKEN_REPLAYED: &str = "partner.token.replayed";
+pub const PARTNER_SCHEMA_VERSION: &str = "1.0";
 
 pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutboxMessage> {
     vec![
@@ -37,7 +41,36 @@ pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutb
     ]
 }
 
-fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+/// A `partner.token.*` event: who, for which partner, from which session; never the token.
+pub fn partner_token_event(
+    detail_type: &str,
+    partner: &crate::domain::partner::PartnerId,
+    user_id: crate::domain::UserId,
+    session_id: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+    extra: Value,
+) -> NewOutboxMessage {
+    let id = Uuid::now_v7();
+    let mut detail = json!({
+        "eventId": id.to_string(),
+        "occurredAt": rfc3339(at),
+        "schemaVersion": PARTNER_SCHEMA_VERSION,
+        "partnerId": partner.as_str(),
+        "userId": user_id.to_string(),
+        "sessionId": session_id.to_string(),
+    });
+    if let (Some(detail), Value::Object(extra)) = (detail.as_object_mut(), extra) {
+        detail.extend(extra);
+    }
+    NewOutboxMessage {
+        id,
+        sink: Sink::EventBus,
+        key: id.to_string(),
+        payload: json!({"detailType": detail_type, "detail": detail}),
+    }
+}
+
+pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

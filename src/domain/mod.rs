@@ -8,6 +8,7 @@ pub mod device;
 pub mod email;
 pub mod membership;
 pub mod outbox;
+pub mod partner;
 pub mod password;
 pub mod refresh_token;
 pub mod session;
@@ -17,7 +18,7 @@ pub use device::{Device, DeviceType};
 pub use email::Email;
 pub use membership::{InactiveReason, Membership};
 pub use password::Password;
-pub use refresh_token::{RefreshToken, RefreshTokenHash};
+pub use refresh_token::{OpaqueToken, RefreshToken, RefreshTokenHash};
 pub use session::SessionLifetimes;
 pub use user::{CustomerProfile, UserId};
 

@@ -15,6 +15,10 @@ const TOKEN_CHARS: usize = 43;
 
 pub struct RefreshToken(String);
 
+/// Partner tokens and partner secrets have the same shape: 256 random bits, shown once, stored
+/// only as a SHA-256 hash.
+pub type OpaqueToken = RefreshToken;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RefreshTokenHash(String);
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ErrorExtensions};
 
 use super::{Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
+use crate::auth::partner::PartnerError;
 use crate::auth::{Auth, AuthError, LoginError, Principal, RefreshError, SessionError};
 use crate::domain::InactiveReason;
 
@@ -36,6 +37,8 @@ pub enum ApiError {
     SessionNotFound,
     #[error("too many attempts, please wait")]
     RateLimited { retry_after: std::time::Duration },
+    #[error("no such partner")]
+    PartnerNotFound,
     #[error("internal error")]
     Internal(anyhow::Error),
 }
@@ -52,6 +55,7 @@ impl ApiError {
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             Self::SessionNotFound => "SESSION_NOT_FOUND",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::PartnerNotFound => "PARTNER_NOT_FOUND",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -122,6 +126,16 @@ impl From<SessionError> for ApiError {
         match e {
             SessionError::NotFound => Self::SessionNotFound,
             SessionError::Unexpected(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<PartnerError> for ApiError {
+    fn from(e: PartnerError) -> Self {
+        match e {
+            PartnerError::NotFound => Self::PartnerNotFound,
+            PartnerError::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            PartnerError::Unexpected(e) => Self::Internal(e),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod account;
 mod error;
+mod partners;
 mod scalars;
 mod sessions;
 mod types;
@@ -25,7 +26,11 @@ use crate::auth::{Auth, AuthError, Principal};
 pub struct Query(account::AccountQuery, sessions::SessionQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(account::AccountMutation, sessions::SessionMutation);
+pub struct Mutation(
+    account::AccountMutation,
+    sessions::SessionMutation,
+    partners::PartnerMutation,
+);
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 

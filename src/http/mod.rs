@@ -8,6 +8,7 @@
 
 mod client_ip;
 mod operation_limits;
+mod partner;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -56,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/.well-known/jwks.json", get(jwks))
+        .route(
+            "/partner/introspect",
+            axum::routing::post(partner::introspect),
+        )
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

@@ -8,6 +8,7 @@
 
 mod entities;
 mod outbox;
+mod partners;
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ use crate::domain::{
 };
 use entities::{refresh_tokens, sessions, users};
 pub use outbox::{NewOutboxMessage, Settlement, SinkCounts};
+pub use partners::{NewPartnerToken, PartnerRecord, PartnerTokenRecord, Redemption};
 
 #[derive(Debug, thiserror::Error)]
 #[error("an error occurred with the database")]
@@ -453,6 +455,21 @@ impl Store {
             .exec(&self.db)
             .await?
             .rows_affected;
+        // Partner tokens are kept a day past expiry, so replays are still recognised.
+        let expired_partner_tokens = Query::select()
+            .column(entities::partner_tokens::Column::Id)
+            .from(entities::partner_tokens::Entity)
+            .and_where(
+                entities::partner_tokens::Column::ExpiresAt.lte(now - chrono::Duration::days(1)),
+            )
+            .limit(batch)
+            .to_owned();
+        let tokens = tokens
+            + entities::partner_tokens::Entity::delete_many()
+                .filter(entities::partner_tokens::Column::Id.in_subquery(expired_partner_tokens))
+                .exec(&self.db)
+                .await?
+                .rows_affected;
         let dead_sessions = Query::select()
             .column(sessions::Column::Id)
             .from(sessions::Entity)
@@ -477,6 +494,10 @@ impl Store {
         let txn = self.db.begin().await?;
         refresh_tokens::Entity::delete_many()
             .filter(refresh_tokens::Column::SessionId.is_in(dead_ids.clone()))
+            .exec(&txn)
+            .await?;
+        entities::partner_tokens::Entity::delete_many()
+            .filter(entities::partner_tokens::Column::SessionId.is_in(dead_ids.clone()))
             .exec(&txn)
             .await?;
         let sessions = sessions::Entity::delete_many()
@@ -518,7 +539,7 @@ fn used(token: &refresh_tokens::Model) -> Option<UsedRefreshToken> {
     })
 }
 
-fn user_record(user: users::Model) -> UserRecord {
+pub(crate) fn user_record(user: users::Model) -> UserRecord {
     let membership = match (
         user.membership_number,
         user.membership_start_date,

@@ -13,6 +13,7 @@ mod hybris;
 mod login;
 mod moto;
 mod outbox;
+mod partners;
 mod refresh;
 mod schema;
 mod sessions;
