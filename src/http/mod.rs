@@ -7,19 +7,18 @@
 //! `MAX_BODY_BYTES`, one operation per request, within alias and root-field limits.
 
 mod client_ip;
+mod graphiql;
 mod operation_limits;
 mod partner;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::GraphQLResponse;
 use axum::{
     Json, Router,
     body::Bytes,
     extract::{ConnectInfo, DefaultBodyLimit, RawQuery, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use tower_http::{
@@ -38,11 +37,6 @@ use crate::graphql::{ApiSchema, Caller, ClientIp, LoginOnce, RequestId, Throttle
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Only what GraphiQL itself needs, from its CDN; nothing may frame the page.
-const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
-     style-src 'self' 'unsafe-inline' https://unpkg.com; font-src 'self' data: https://unpkg.com; \
-     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<Auth>,
@@ -57,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/graphiql/{name}", get(graphiql::asset))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/partner/introspect",
             axum::routing::post(partner::introspect),
@@ -173,7 +169,7 @@ async fn graphql(
         }
     }
     let refused_whole = response.data == async_graphql::Value::Null;
-    let response = GraphQLResponse::from(response).into_response();
+    let response = graphql_response(response, &headers);
     if unauthorized.is_set() {
         return with_status(
             response,
@@ -191,6 +187,43 @@ async fn graphql(
         );
     }
     response
+}
+
+/// The media type the client asked for (GraphQL over HTTP): `application/graphql-response+json`
+/// when it accepts it, else `application/json`. With the former, a request error (the document
+/// did not parse or validate, no field ran) is a 400 without a `data` entry.
+fn graphql_response(response: async_graphql::Response, headers: &HeaderMap) -> Response {
+    const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let wants_graphql_json = accept
+        .split(',')
+        .any(|media| media.split(';').next().unwrap_or("").trim() == GRAPHQL_RESPONSE_JSON);
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| serde_json::json!({}));
+    let (status, content_type) = if wants_graphql_json {
+        if request_error && let Some(object) = body.as_object_mut() {
+            object.remove("data");
+        }
+        let status = if request_error {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        (status, GRAPHQL_RESPONSE_JSON)
+    } else {
+        (StatusCode::OK, "application/json")
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn with_status(
@@ -275,11 +308,7 @@ async fn graphiql(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
     if !state.settings.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
-    (
-        [(header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP)],
-        Html(GraphiQLSource::build().endpoint("/graphql").finish()),
-    )
-        .into_response()
+    graphiql::page()
 }
 
 async fn healthz() -> &'static str {

@@ -29,7 +29,7 @@ async fn every_response_carries_a_request_id() {
 }
 
 #[tokio::test]
-async fn graphiql_is_served_on_get() {
+async fn graphiql_is_served_on_get_with_every_asset_from_this_server() {
     let app = spawn_app().await;
     let response = app
         .http
@@ -38,14 +38,92 @@ async fn graphiql_is_served_on_get() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    let page = response.text().await.unwrap();
+    let sources: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|part| part.ends_with(".js") || part.ends_with(".css"))
+        .collect();
+    assert_eq!(sources.len(), 5, "{page}");
+    for source in sources {
+        assert!(
+            source.starts_with("/graphiql/"),
+            "{source} is not served by us"
+        );
+        let asset = app
+            .http
+            .get(format!("{}{source}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asset.status(), 200, "{source}");
+        let content_type = asset.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(
+            content_type.starts_with("text/javascript") || content_type.starts_with("text/css")
+        );
+        assert!(
+            asset.bytes().await.unwrap().len() > 100,
+            "{source} is empty"
+        );
+    }
+    let init = app
+        .http
+        .get(format!("{}/graphiql/init.js", app.address))
+        .send()
+        .await
+        .unwrap();
     assert!(
-        response
-            .text()
+        init.text()
             .await
             .unwrap()
-            .to_lowercase()
-            .contains("graphiql")
+            .contains("anna.rider@example.org")
     );
+    let missing = app
+        .http
+        .get(format!("{}/graphiql/nope.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn responses_follow_graphql_over_http_media_types() {
+    let app = spawn_app().await;
+    let post = |accept: &'static str, query: &'static str| {
+        app.http
+            .post(format!("{}/graphql", app.address))
+            .header("accept", accept)
+            .json(&serde_json::json!({"query": query}))
+            .send()
+    };
+    let json = post("application/json", "{ __typename }").await.unwrap();
+    assert_eq!(json.status(), 200);
+    assert_eq!(json.headers()["content-type"], "application/json");
+
+    let ok = post("application/graphql-response+json", "{ __typename }")
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.headers()["content-type"],
+        "application/graphql-response+json"
+    );
+
+    let broken = post("application/graphql-response+json", "{ __typename ")
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+    let body: serde_json::Value = broken.json().await.unwrap();
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+    let legacy = post("application/json", "{ __typename ").await.unwrap();
+    assert_eq!(legacy.status(), 200);
 }
 
 #[tokio::test]
