@@ -14,7 +14,8 @@
 //! - [`graphql`]: schema, resolvers, and the one map from errors to `extensions.code`.
 //! - [`http`]: the axum router: `/graphql`, health, JWK Set.
 //! - [`sim`]: the Hybris simulator (`login-api hybris-sim`, embedded default, tests).
-//! - [`config`], [`startup`], [`telemetry`]: settings, composition root, logs.
+//! - [`config`], [`startup`], [`telemetry`], [`metrics`]: settings, composition root, logs and
+//!   traces, Prometheus metrics.
 
 pub mod adapters;
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod ports;
 pub mod relay;
 pub mod sim;

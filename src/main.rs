@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let settings = Settings::from_env()?;
-            telemetry::init(settings.log_format);
+            let _telemetry = telemetry::init(settings.log_format);
             let store = Store::connect(&settings.database_url()).await?;
             store.migrate().await?;
             tracing::info!("migrations are up to date");
@@ -250,7 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let settings = Settings::from_env()?;
-            telemetry::init(settings.log_format);
+            let _telemetry = telemetry::init(settings.log_format);
             let app = Application::build(settings, Arc::new(SystemClock)).await?;
             app.run(shutdown_signal()).await
         }
@@ -263,7 +263,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             latency_ms,
             outage,
         } => {
-            telemetry::init(login_api::config::LogFormat::Text);
+            let _telemetry = telemetry::init(login_api::config::LogFormat::Text);
             let users = match users {
                 Some(path) => std::fs::read_to_string(&path)
                     .with_context(|| format!("reading {}", path.display()))?,

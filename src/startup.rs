@@ -21,6 +21,7 @@ use crate::config::{
 use crate::domain::outbox::Sink;
 use crate::graphql::{SchemaLimits, build_schema};
 use crate::http::{AppState, router};
+use crate::metrics::Metrics;
 use crate::ports::{Clock, OutboxSink, RateCounter};
 use crate::relay::Relay;
 use crate::sim;
@@ -52,8 +53,10 @@ impl Application {
             .user_agent(concat!("login-api/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
+        let metrics = Arc::new(Metrics::default());
         let idp = Arc::new(HybrisClient::new(
             http.clone(),
+            metrics.clone(),
             settings.hybris_timeout,
             hybris.base_url,
             hybris.client_id,
@@ -97,7 +100,7 @@ impl Application {
             outbox_written,
         ));
         let schema = build_schema(
-            Some(auth.clone()),
+            Some((auth.clone(), metrics.clone())),
             SchemaLimits {
                 max_depth: settings.http.max_depth,
                 max_complexity: settings.http.max_complexity,
@@ -108,6 +111,7 @@ impl Application {
             auth: auth.clone(),
             schema,
             settings: Arc::new(settings.http.clone()),
+            metrics,
         });
         let listener = tokio::net::TcpListener::bind(settings.listen_addr)
             .await

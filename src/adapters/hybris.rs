@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::{CustomerProfile, Email, Membership, Password, membership::parse_occ_date};
+use crate::metrics::{self, Metrics};
 use crate::ports::{IdentityProvider, IdpError};
 
 /// The profile fields we ask OCC for, including the club's custom membership attributes.
@@ -20,6 +21,7 @@ pub const PROFILE_FIELDS: &str =
 
 pub struct HybrisClient {
     http: reqwest::Client,
+    metrics: std::sync::Arc<Metrics>,
     /// Per request, so the process shares one client with other adapters.
     timeout: std::time::Duration,
     base_url: String,
@@ -31,6 +33,7 @@ pub struct HybrisClient {
 impl HybrisClient {
     pub fn new(
         http: reqwest::Client,
+        metrics: std::sync::Arc<Metrics>,
         timeout: std::time::Duration,
         base_url: String,
         client_id: String,
@@ -39,6 +42,7 @@ impl HybrisClient {
     ) -> Self {
         Self {
             http,
+            metrics,
             timeout,
             base_url,
             client_id,
@@ -133,9 +137,41 @@ impl IdentityProvider for HybrisClient {
         email: &Email,
         password: &Password,
     ) -> Result<CustomerProfile, IdpError> {
-        let access_token = self.password_grant(email, password).await?;
-        let customer = self.current_customer(&access_token).await?;
+        let access_token = self
+            .measured("token", self.password_grant(email, password))
+            .await?;
+        let customer = self
+            .measured("profile", self.current_customer(&access_token))
+            .await?;
         customer.into_profile(email).map_err(IdpError::Unexpected)
+    }
+}
+
+impl HybrisClient {
+    /// Records the call's latency, and its failure unless it was an answer about credentials.
+    async fn measured<T>(
+        &self,
+        endpoint: &'static str,
+        call: impl std::future::Future<Output = Result<T, IdpError>>,
+    ) -> Result<T, IdpError> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        self.metrics
+            .hybris_latency
+            .get_or_create(&metrics::Endpoint { endpoint })
+            .observe(started.elapsed().as_secs_f64());
+        let kind = match &result {
+            Err(IdpError::Unavailable(_)) => Some("unavailable"),
+            Err(IdpError::Unexpected(_)) => Some("unexpected"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.metrics
+                .hybris_errors
+                .get_or_create(&metrics::HybrisError { endpoint, kind })
+                .inc();
+        }
+        result
     }
 }
 

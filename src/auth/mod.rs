@@ -109,6 +109,11 @@ impl Auth {
         self.clock.now()
     }
 
+    /// A session not refreshed for this long has ended.
+    pub fn idle_timeout(&self) -> chrono::Duration {
+        self.lifetimes.idle
+    }
+
     /// Today in the club's timezone.
     pub fn today(&self) -> chrono::NaiveDate {
         crate::domain::membership::today_in(self.timezone, self.clock.now())

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object};
 
-use super::error::{api, auth, client_ip, first_login, principal};
+use super::error::{api, auth, client_ip, counted, first_login, principal};
 use super::types::{AuthPayload, LoginInput, User};
 use crate::auth::LoginRequest;
 
@@ -34,8 +34,9 @@ impl AccountMutation {
     ) -> async_graphql::Result<AuthPayload> {
         first_login(ctx)?;
         let auth = auth(ctx)?;
-        let issued = api(
+        let issued = counted(
             ctx,
+            |m| &m.logins,
             auth.login(LoginRequest {
                 email: input.email,
                 password: input.password,

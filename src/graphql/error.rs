@@ -207,3 +207,24 @@ pub fn first_login(ctx: &Context<'_>) -> async_graphql::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Like [`api`], counting the outcome in `counter` (login or refresh attempts).
+pub fn counted<T, E: Into<ApiError>>(
+    ctx: &Context<'_>,
+    counter: fn(
+        &crate::metrics::Metrics,
+    ) -> &prometheus_client::metrics::family::Family<
+        crate::metrics::Outcome,
+        prometheus_client::metrics::counter::Counter,
+    >,
+    result: Result<T, E>,
+) -> async_graphql::Result<T> {
+    let result = result.map_err(Into::into);
+    if let Some(metrics) = ctx.data_opt::<Arc<crate::metrics::Metrics>>() {
+        let code = result.as_ref().err().map(ApiError::code);
+        counter(metrics)
+            .get_or_create(&crate::metrics::Metrics::outcome(code))
+            .inc();
+    }
+    result.map_err(|e| e.extend(ctx))
+}

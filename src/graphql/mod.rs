@@ -21,6 +21,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 pub use error::ApiError;
 
 use crate::auth::{Auth, AuthError, Principal};
+use crate::metrics::Metrics;
 
 #[derive(MergedObject, Default)]
 pub struct Query(account::AccountQuery, sessions::SessionQuery);
@@ -42,7 +43,10 @@ pub struct SchemaLimits {
     pub introspection: bool,
 }
 
-pub fn build_schema(auth: Option<Arc<Auth>>, limits: SchemaLimits) -> ApiSchema {
+pub fn build_schema(
+    services: Option<(Arc<Auth>, Arc<Metrics>)>,
+    limits: SchemaLimits,
+) -> ApiSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -51,8 +55,8 @@ pub fn build_schema(auth: Option<Arc<Auth>>, limits: SchemaLimits) -> ApiSchema 
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
-    if let Some(auth) = auth {
-        builder = builder.data(auth);
+    if let Some((auth, metrics)) = services {
+        builder = builder.data(auth).data(metrics);
     }
     builder.finish()
 }

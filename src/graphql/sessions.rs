@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, Object};
 
-use super::error::{ApiError, api, auth, client_ip, principal};
+use super::error::{ApiError, api, auth, client_ip, counted, principal};
 use super::types::{AuthPayload, Session};
 use crate::auth::LogoutScope as Scope;
 
@@ -58,7 +58,11 @@ impl SessionMutation {
         refresh_token: String,
     ) -> async_graphql::Result<AuthPayload> {
         let auth = auth(ctx)?;
-        let issued = api(ctx, auth.refresh(&refresh_token, client_ip(ctx)).await)?;
+        let issued = counted(
+            ctx,
+            |m| &m.refreshes,
+            auth.refresh(&refresh_token, client_ip(ctx)).await,
+        )?;
         Ok(AuthPayload::new(issued, auth.today()))
     }
 

@@ -28,10 +28,12 @@ use tower_http::{
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
+use tracing::Instrument;
 
 use crate::auth::{Auth, AuthError};
 use crate::config::HttpSettings;
 use crate::graphql::{ApiSchema, Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
+use crate::metrics::Metrics;
 
 /// Request bodies above this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -42,6 +44,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub schema: ApiSchema,
     pub settings: Arc<HttpSettings>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -52,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/graphiql/{name}", get(graphiql::asset))
+        .route("/metrics", get(metrics))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/partner/introspect",
@@ -126,9 +130,11 @@ async fn graphql(
             );
         }
     };
-    if let Err(message) = operation_limits::check(&request.query, &state.settings) {
-        return graphql_error_response(message);
-    }
+    let operation = match operation_limits::check(&request.query, &state.settings) {
+        Ok(operation) => operation,
+        Err(message) => return graphql_error_response(message),
+    };
+    let started = std::time::Instant::now();
     let request_id = headers
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -159,7 +165,13 @@ async fn graphql(
             &state.settings.trusted_proxies,
         ))))
         .data(RequestId(request_id));
-    let mut response = state.schema.execute(request).await;
+    // Our own span: async-graphql's tracing extension records the query text and variables,
+    // which may hold a password.
+    let mut response = state
+        .schema
+        .execute(request)
+        .instrument(tracing::info_span!("graphql.execute", operation))
+        .await;
     // Parse, validation and variable errors come from async-graphql without a code: they are
     // all the client's input. Resolver errors always carry theirs (see `graphql::error`).
     for error in &mut response.errors {
@@ -170,6 +182,13 @@ async fn graphql(
     }
     let refused_whole = response.data == async_graphql::Value::Null;
     let response = graphql_response(response, &headers);
+    state
+        .metrics
+        .http_latency
+        .get_or_create(&crate::metrics::Operation {
+            operation: operation.to_owned(),
+        })
+        .observe(started.elapsed().as_secs_f64());
     if unauthorized.is_set() {
         return with_status(
             response,
@@ -309,6 +328,48 @@ async fn graphiql(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         return StatusCode::NOT_FOUND.into_response();
     }
     graphiql::page()
+}
+
+/// Prometheus text; the database gauges are read now.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let store = state.auth.store();
+    let now = state.auth.now();
+    match store
+        .count_live_sessions(now, now - state.auth.idle_timeout())
+        .await
+    {
+        Ok(live) => {
+            state.metrics.live_sessions.set(live);
+        }
+        Err(error) => tracing::warn!(%error, "counting live sessions for metrics failed"),
+    }
+    for sink in crate::domain::outbox::Sink::ALL {
+        if let Ok(counts) = store.outbox_counts(sink).await {
+            for (state_name, value) in [
+                ("pending", counts.pending),
+                ("retrying", counts.retrying),
+                ("dead", counts.dead),
+                ("delivered", counts.delivered),
+            ] {
+                state
+                    .metrics
+                    .outbox
+                    .get_or_create(&crate::metrics::SinkState {
+                        sink: sink.as_str(),
+                        state: state_name,
+                    })
+                    .set(value);
+            }
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {

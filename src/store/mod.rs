@@ -170,6 +170,7 @@ impl Store {
 
     /// Upserts the user, replaces the device's previous session, and stores the new session
     /// and its first refresh token: all or nothing.
+    #[tracing::instrument(name = "db.record_login", skip_all)]
     pub async fn record_login(&self, login: NewLogin<'_>) -> StoreResult<LoginRecord> {
         let NewLogin {
             profile,
@@ -272,6 +273,7 @@ impl Store {
     }
 
     /// One primary-key lookup: the check behind every authenticated request.
+    #[tracing::instrument(name = "db.session", skip_all)]
     pub async fn session(&self, id: Uuid) -> StoreResult<Option<SessionRecord>> {
         Ok(sessions::Entity::find_by_id(id)
             .one(&self.db)
@@ -280,6 +282,7 @@ impl Store {
     }
 
     /// The user's sessions that are neither revoked, expired nor idle past `idle_since`.
+    #[tracing::instrument(name = "db.live_sessions", skip_all)]
     pub async fn live_sessions(
         &self,
         user_id: UserId,
@@ -300,7 +303,23 @@ impl Store {
             .collect())
     }
 
+    /// Sessions neither revoked, expired nor idle: the live-sessions gauge.
+    pub async fn count_live_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle_since: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        use sea_orm::PaginatorTrait;
+        Ok(sessions::Entity::find()
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .filter(sessions::Column::LastAccessedAt.gt(idle_since))
+            .count(&self.db)
+            .await? as i64)
+    }
+
     /// Revokes the user's sessions in `which` that are not revoked yet; returns how many.
+    #[tracing::instrument(name = "db.revoke_sessions", skip_all)]
     pub async fn revoke_sessions(
         &self,
         user_id: UserId,
@@ -337,6 +356,7 @@ impl Store {
     }
 
     /// Ends one session whatever its owner: reuse detected, lifetime exceeded, membership over.
+    #[tracing::instrument(name = "db.end_session", skip_all)]
     pub async fn end_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
@@ -347,6 +367,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(name = "db.find_refresh_token", skip_all)]
     pub async fn find_refresh_token(
         &self,
         hash: &RefreshTokenHash,
@@ -381,6 +402,7 @@ impl Store {
 
     /// Marks the token used if nobody did yet and, in the same transaction, stores its
     /// successor and touches the session. The `WHERE used_at IS NULL` decides the race.
+    #[tracing::instrument(name = "db.claim_refresh_token", skip_all)]
     pub async fn claim_refresh_token(
         &self,
         token: &RefreshTokenRecord,
@@ -438,6 +460,7 @@ impl Store {
     /// Deletes, in batches of at most `batch` rows, sessions that can never be used again and
     /// refresh tokens past their expiry (after which reuse detection has nothing to protect).
     /// Returns how many rows went.
+    #[tracing::instrument(name = "db.purge", skip_all)]
     pub async fn purge(
         &self,
         now: DateTime<Utc>,

@@ -92,6 +92,7 @@ const CLAIM_SQL: &str = "UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
 
 impl Store {
     /// Leases up to `limit` deliverable rows of `sink` to `relay` until `lease_until`.
+    #[tracing::instrument(name = "db.claim_outbox", skip_all)]
     pub async fn claim_outbox(
         &self,
         sink: Sink,
@@ -141,6 +142,7 @@ impl Store {
     }
 
     /// Records the outcome of a delivery of a row this relay holds.
+    #[tracing::instrument(name = "db.settle_outbox", skip_all)]
     pub async fn settle_outbox(
         &self,
         id: Uuid,

@@ -123,6 +123,7 @@ impl Store {
         Ok(update.exec(&self.db).await?.rows_affected == 1)
     }
 
+    #[tracing::instrument(name = "db.insert_partner_token", skip_all)]
     pub async fn insert_partner_token(
         &self,
         token: NewPartnerToken<'_>,
@@ -148,6 +149,7 @@ impl Store {
     }
 
     /// Consumes the token for `partner` if it is redeemable; `event` builds the outcome's event.
+    #[tracing::instrument(name = "db.redeem_partner_token", skip_all)]
     pub async fn redeem_partner_token(
         &self,
         hash: &RefreshTokenHash,

@@ -26,6 +26,7 @@ async fn client_for(client_secret: &str, base_site: &str) -> (HybrisClient, Arc<
     .unwrap();
     let client = HybrisClient::new(
         reqwest::Client::new(),
+        Default::default(),
         std::time::Duration::from_secs(5),
         format!("http://{addr}"),
         "app".into(),

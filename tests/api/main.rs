@@ -11,6 +11,7 @@ mod fuzz;
 mod health;
 mod hybris;
 mod login;
+mod metrics;
 mod moto;
 mod outbox;
 mod partners;

@@ -1,0 +1,137 @@
+//! Prometheus metrics, served as text at `GET /metrics`.
+//!
+//! Design: one registry per application (no global), handed to the parts that record. Label
+//! values come from closed sets — outcome codes, endpoint names, sink names, root fields of our
+//! schema — never from user data, so cardinality is bounded and nothing personal is exported.
+//! Gauges that describe the database (live sessions, outbox rows) are read at scrape time.
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Outcome {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Endpoint {
+    pub endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HybrisError {
+    pub endpoint: &'static str,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Operation {
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkState {
+    pub sink: &'static str,
+    pub state: &'static str,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    pub logins: Family<Outcome, Counter>,
+    pub refreshes: Family<Outcome, Counter>,
+    pub hybris_latency: Histograms<Endpoint>,
+    pub hybris_errors: Family<HybrisError, Counter>,
+    pub http_latency: Histograms<Operation>,
+    pub live_sessions: Gauge,
+    pub outbox: Family<SinkState, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("login_api");
+        let logins = Family::<Outcome, Counter>::default();
+        registry.register(
+            "login_attempts",
+            "Login attempts by outcome code",
+            logins.clone(),
+        );
+        let refreshes = Family::<Outcome, Counter>::default();
+        registry.register(
+            "refreshes",
+            "Session refreshes by outcome code",
+            refreshes.clone(),
+        );
+        let hybris_latency: Histograms<Endpoint> = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "hybris_request_duration_seconds",
+            "Latency of requests to Hybris by endpoint",
+            hybris_latency.clone(),
+        );
+        let hybris_errors = Family::<HybrisError, Counter>::default();
+        registry.register(
+            "hybris_errors",
+            "Failed requests to Hybris by endpoint and kind",
+            hybris_errors.clone(),
+        );
+        let http_latency: Histograms<Operation> = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "GraphQL request latency by operation (first root field)",
+            http_latency.clone(),
+        );
+        let live_sessions = Gauge::default();
+        registry.register(
+            "live_sessions",
+            "Sessions neither revoked nor expired",
+            live_sessions.clone(),
+        );
+        let outbox = Family::<SinkState, Gauge>::default();
+        registry.register(
+            "outbox_rows",
+            "Outbox rows by sink and state",
+            outbox.clone(),
+        );
+        Self {
+            registry,
+            logins,
+            refreshes,
+            hybris_latency,
+            hybris_errors,
+            http_latency,
+            live_sessions,
+            outbox,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn outcome(code: Option<&str>) -> Outcome {
+        Outcome {
+            outcome: code.unwrap_or("SUCCESS").to_owned(),
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = encode(&mut text, &self.registry) {
+            tracing::warn!(%error, "encoding metrics failed");
+        }
+        text
+    }
+}
