@@ -1,5 +1,8 @@
-# Multi-stage build: compile with the Rust toolchain, run on a small Debian image as non-root.
+# Multi-stage build: compile with the Rust toolchain (and npm, for the GraphiQL assets that
+# build.rs embeds), run on a small Debian image as a non-root user.
+# Docker does not run on the project's development machines: keep this right by reading.
 FROM rust:1.95-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin login-api
@@ -12,8 +15,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/login-api /usr/local/bin/login-api
 WORKDIR /app
 USER login-api
-ENV LISTEN_ADDR=0.0.0.0:8080
+ENV LISTEN_ADDR=0.0.0.0:8080 LOG_FORMAT=json
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD ["/usr/local/bin/login-api", "healthcheck"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["/usr/local/bin/login-api", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/login-api"]
 CMD ["serve"]

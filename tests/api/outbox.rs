@@ -450,3 +450,23 @@ async fn query(app: &TestApp, sql: &str) -> Vec<HashMap<String, Value>> {
         })
         .collect()
 }
+
+#[test]
+fn the_sample_event_for_analytics_matches_the_schema() {
+    let sample: Value = serde_json::from_str(include_str!(
+        "../../examples/analytics/sample-user-login-event.json"
+    ))
+    .unwrap();
+    let errors: Vec<String> = schema()
+        .iter_errors(&sample["detail"])
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let rule: Value = serde_json::from_str(include_str!(
+        "../../examples/analytics/user-login-rule.json"
+    ))
+    .unwrap();
+    let pattern: Value = serde_json::from_str(rule["EventPattern"].as_str().unwrap()).unwrap();
+    assert_eq!(pattern["source"][0], sample["source"]);
+    assert_eq!(pattern["detail-type"][0], sample["detail-type"]);
+}
