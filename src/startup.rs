@@ -188,7 +188,8 @@ async fn start_embedded_simulator() -> anyhow::Result<HybrisSettings> {
 }
 
 async fn purge_periodically(auth: Arc<Auth>, every: std::time::Duration) {
-    let mut interval = tokio::time::interval(every);
+    // The first purge one interval after start: not racing the first requests.
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         interval.tick().await;
         match auth.purge_expired(500).await {

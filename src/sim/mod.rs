@@ -88,13 +88,22 @@ pub struct SimConfig {
 
 struct SimState {
     config: SimConfig,
+    /// Lower-cased uid → index into `config.users`: lookups stay O(1) for large user files.
+    by_uid: HashMap<String, usize>,
     control: Arc<SimControl>,
     /// access token → uid of the customer it was issued to.
     tokens: Mutex<HashMap<String, String>>,
 }
 
 pub fn router(config: SimConfig, control: Arc<SimControl>) -> Router {
+    let by_uid = config
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| (user.uid.to_lowercase(), i))
+        .collect();
     let state = Arc::new(SimState {
+        by_uid,
         config,
         control,
         tokens: Mutex::new(HashMap::new()),
@@ -184,10 +193,11 @@ async fn token(State(state): State<Arc<SimState>>, Form(form): Form<TokenForm>) 
             "Missing username or password",
         );
     };
-    let user = config
-        .users
-        .iter()
-        .find(|u| u.uid.eq_ignore_ascii_case(username.trim()) && u.password == password);
+    let user = state
+        .by_uid
+        .get(&username.trim().to_lowercase())
+        .map(|&i| &config.users[i])
+        .filter(|u| u.password == password);
     let Some(user) = user else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad credentials");
     };
@@ -245,7 +255,11 @@ async fn current_user(
         )
             .into_response();
     }
-    let Some(user) = state.config.users.iter().find(|u| u.uid == uid) else {
+    let Some(user) = state
+        .by_uid
+        .get(&uid.to_lowercase())
+        .map(|&i| &state.config.users[i])
+    else {
         return invalid_token();
     };
     let fields = query.get("fields").map(String::as_str).unwrap_or("DEFAULT");

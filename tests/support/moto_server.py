@@ -3,12 +3,14 @@
 Usage: python3 moto_server.py PORT
 Prints "ready" once the server answers. Needs `pip install 'moto[server]'`.
 """
+import logging
 import os
 import sys
 import time
 
 from moto.server import ThreadedMotoServer
 
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 port = int(sys.argv[1])
 parent = os.getppid()
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
