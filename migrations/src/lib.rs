@@ -11,6 +11,7 @@ mod m20261122_000002_create_sessions;
 mod m20261122_000003_create_refresh_tokens;
 mod m20261122_000004_create_outbox;
 mod m20261122_000005_create_partners;
+mod m20261122_000006_outbox_pending_indexes;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_refresh_tokens::Migration),
             Box::new(m20261122_000004_create_outbox::Migration),
             Box::new(m20261122_000005_create_partners::Migration),
+            Box::new(m20261122_000006_outbox_pending_indexes::Migration),
         ]
     }
 }

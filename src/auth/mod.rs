@@ -182,10 +182,15 @@ impl Auth {
         let mut total = 0;
         loop {
             let now = self.clock.now();
+            // Delivered outbox rows are kept a week for investigations, then go.
             let deleted = self
                 .store
                 .purge(now, now - self.lifetimes.idle, batch)
-                .await?;
+                .await?
+                + self
+                    .store
+                    .purge_delivered_outbox(now - chrono::Duration::days(7), batch)
+                    .await?;
             total += deleted;
             if deleted < batch {
                 return Ok(total);

@@ -83,12 +83,16 @@ const CLAIM_SQL: &str = "UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
       SELECT o.id FROM outbox o \
       WHERE o.sink = $3 AND o.delivered_at IS NULL AND o.dead_at IS NULL \
         AND o.available_at <= $4 AND (o.claimed_until IS NULL OR o.claimed_until <= $4) \
-        AND NOT EXISTS ( \
-          SELECT 1 FROM outbox p \
-          WHERE p.sink = o.sink AND p.message_key = o.message_key AND p.id < o.id \
-            AND p.delivered_at IS NULL AND p.dead_at IS NULL) \
+        {in_key_order} \
       ORDER BY o.id LIMIT $5 {lock}) \
     RETURNING *";
+
+/// Only the oldest pending row of a key may go: one user's index updates stay in order. The
+/// partial index `idx_outbox_pending_by_key` answers it by lookup.
+const IN_KEY_ORDER: &str = "AND NOT EXISTS ( \
+      SELECT 1 FROM outbox p \
+      WHERE p.sink = o.sink AND p.message_key = o.message_key AND p.id < o.id \
+        AND p.delivered_at IS NULL AND p.dead_at IS NULL)";
 
 impl Store {
     /// Leases up to `limit` deliverable rows of `sink` to `relay` until `lease_until`.
@@ -102,11 +106,17 @@ impl Store {
         limit: u64,
     ) -> StoreResult<Vec<OutboxMessage>> {
         let backend = self.db.get_database_backend();
+        // Events carry unique keys: ordering them would cost a lookup per row for nothing.
+        let in_key_order = match sink {
+            Sink::SearchIndex => IN_KEY_ORDER,
+            Sink::EventBus => "",
+        };
+        let sql = CLAIM_SQL.replace("{in_key_order}", in_key_order);
         let sql = match backend {
-            DbBackend::Postgres => CLAIM_SQL.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
+            DbBackend::Postgres => sql.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
             // SQLite has one writer at a time: the UPDATE itself is the lock. `?N` is its
             // numbered placeholder.
-            _ => CLAIM_SQL.replace("{lock}", "").replace('$', "?"),
+            _ => sql.replace("{lock}", "").replace('$', "?"),
         };
         let rows = outbox::Entity::find()
             .from_raw_sql(Statement::from_sql_and_values(

@@ -470,3 +470,52 @@ fn the_sample_event_for_analytics_matches_the_schema() {
     assert_eq!(pattern["source"][0], sample["source"]);
     assert_eq!(pattern["detail-type"][0], sample["detail-type"]);
 }
+
+#[tokio::test]
+async fn delivered_rows_are_purged_after_a_week_and_pending_ones_never() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    app.login_as(ANNA, None).await;
+    let store = app.auth.store();
+    let now = app.clock.now();
+    let claimed = store
+        .claim_outbox(
+            Sink::SearchIndex,
+            "relay",
+            now,
+            now + Duration::seconds(60),
+            10,
+        )
+        .await
+        .unwrap();
+    store
+        .settle_outbox(
+            claimed[0].id,
+            "relay",
+            now,
+            login_api::store::Settlement::Delivered,
+        )
+        .await
+        .unwrap();
+
+    app.clock.advance(Duration::days(8));
+    app.auth.purge_expired(100).await.unwrap();
+
+    assert_eq!(
+        app.auth
+            .store()
+            .outbox_counts(Sink::SearchIndex)
+            .await
+            .unwrap()
+            .delivered,
+        0
+    );
+    assert_eq!(
+        app.auth
+            .store()
+            .outbox_counts(Sink::EventBus)
+            .await
+            .unwrap()
+            .pending,
+        1
+    );
+}
