@@ -31,11 +31,7 @@ async fn sigterm_lets_an_in_flight_login_finish_and_the_logs_hold_no_secret() {
     let dir = std::env::temp_dir().join(format!("login-api-bin-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let database_url = format!("sqlite://{}/db.sqlite?mode=rwc", dir.display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let env = [
         ("DATABASE_URL", database_url.as_str()),
         ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
@@ -69,20 +65,7 @@ async fn sigterm_lets_an_in_flight_login_finish_and_the_logs_hold_no_secret() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the server did not become ready");
+    wait_ready(&http, &base).await;
 
     // Logins, a failure, a refresh and an authenticated query: the log must hold none of the
     // secrets they carry.
@@ -155,12 +138,7 @@ async fn sigterm_lets_an_in_flight_login_finish_and_the_logs_hold_no_secret() {
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&server);
 
     let response = login
         .await
@@ -255,11 +233,7 @@ async fn with_an_otlp_endpoint_the_server_exports_spans_of_the_login_flow() {
 
     let dir = std::env::temp_dir().join(format!("login-api-otlp-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let server = Command::new(BINARY)
         .current_dir(&dir)
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
@@ -273,17 +247,7 @@ async fn with_an_otlp_endpoint_the_server_exports_spans_of_the_login_flow() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&http, &base).await;
     let response = http
         .post(format!("{base}/graphql"))
         .json(&json!({
@@ -295,11 +259,7 @@ async fn with_an_otlp_endpoint_the_server_exports_spans_of_the_login_flow() {
         .unwrap();
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status()
-        .unwrap();
+    sigterm(&server);
     let status = tokio::task::spawn_blocking(move || {
         let mut server = server;
         server.wait()
@@ -327,11 +287,7 @@ async fn with_an_otlp_endpoint_the_server_exports_spans_of_the_login_flow() {
 async fn json_logs_carry_the_request_id_that_the_response_returns() {
     let dir = std::env::temp_dir().join(format!("login-api-json-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let server = Command::new(BINARY)
         .current_dir(&dir)
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
@@ -342,17 +298,7 @@ async fn json_logs_carry_the_request_id_that_the_response_returns() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&http, &base).await;
     let response = http
         .post(format!("{base}/graphql"))
         .header("x-request-id", "req-from-the-app-42")
@@ -364,11 +310,7 @@ async fn json_logs_carry_the_request_id_that_the_response_returns() {
         .await
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "req-from-the-app-42");
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status()
-        .unwrap();
+    sigterm(&server);
     let output = tokio::task::spawn_blocking(move || server.wait_with_output())
         .await
         .unwrap()
@@ -388,4 +330,32 @@ async fn json_logs_carry_the_request_id_that_the_response_returns() {
         "{login_line}"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    for _ in 0..100 {
+        let ready = http.get(format!("{base}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server at {base} did not become ready");
+}
+
+fn sigterm(server: &std::process::Child) {
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
 }
