@@ -140,7 +140,7 @@ impl Auth {
     }
 
     /// Counting never blocks a login: if even the fallback fails, the attempt is let through.
-    async fn count(&self, key: &str, delta: i64, limit: Limit) -> crate::ports::Window {
+    pub(super) async fn count(&self, key: &str, delta: i64, limit: Limit) -> crate::ports::Window {
         match self.rate_counter.add(key, delta, limit.window).await {
             Ok(window) => window,
             Err(error) => {

@@ -71,7 +71,7 @@ impl Auth {
     ) -> Result<MintedPartnerToken, PartnerError> {
         let partner_id = PartnerId::parse(partner_id).map_err(|_| PartnerError::NotFound)?;
         let key = format!("partner:mint:{}", principal.session_id);
-        let window = self.count_for(&key, self.limits.partner_mint).await;
+        let window = self.count(&key, 1, self.limits.partner_mint).await;
         if window.count > self.limits.partner_mint.max {
             return Err(PartnerError::RateLimited {
                 retry_after: window.resets_in.max(Duration::from_secs(1)),
@@ -141,7 +141,7 @@ impl Auth {
             .authenticate_partner(partner_id, partner_secret)
             .await?;
         let key = format!("partner:redeem:{}", partner.id.as_str());
-        let window = self.count_for(&key, self.limits.partner_redeem).await;
+        let window = self.count(&key, 1, self.limits.partner_redeem).await;
         if window.count > self.limits.partner_redeem.max {
             return Err(IntrospectError::RateLimited {
                 retry_after: window.resets_in.max(Duration::from_secs(1)),
@@ -251,19 +251,6 @@ impl Auth {
             _ => {
                 tracing::warn!("partner authentication failed");
                 Err(IntrospectError::InvalidClient)
-            }
-        }
-    }
-
-    async fn count_for(&self, key: &str, limit: super::limits::Limit) -> crate::ports::Window {
-        match self.rate_counter.add(key, 1, limit.window).await {
-            Ok(window) => window,
-            Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "rate limit counter failed; request allowed");
-                crate::ports::Window {
-                    count: 0,
-                    resets_in: Duration::ZERO,
-                }
             }
         }
     }
