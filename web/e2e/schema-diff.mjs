@@ -8,8 +8,10 @@ import { readFileSync } from "node:fs";
 import { buildSchema } from "graphql";
 import { CriticalityLevel, diff } from "@graphql-inspector/core";
 
-const git = (...args) => execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-const root = git("rev-parse", "--show-toplevel").trim();
+const root = execFileSync("git", ["rev-parse", "--show-toplevel"], { encoding: "utf8" }).trim();
+// Always from the repository root, so the result does not depend on where it is run.
+const git = (...args) =>
+  execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
 const schemaAt = (rev) => {
   try {
     return git("show", `${rev}:schema.graphql`);
