@@ -9,15 +9,15 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::adapters::eventbridge::EventBridgeSettings;
 use crate::adapters::hybris::HybrisClient;
+use crate::adapters::hybris::HybrisSettings;
 use crate::adapters::rate_counter::{FallbackCounter, MemoryCounter, RedisCounter};
 use crate::adapters::{
     algolia::AlgoliaIndexer, eventbridge::EventBridgePublisher, log_sink::LogSink,
 };
 use crate::auth::{Auth, Policy, tokens::TokenKeys};
-use crate::config::{
-    HybrisSettings, SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings,
-};
+use crate::config::Settings;
 use crate::domain::outbox::Sink;
 use crate::graphql::{SchemaLimits, build_schema};
 use crate::http::{AppState, router};
@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::ports::{Clock, OutboxSink, RateCounter};
 use crate::relay::Relay;
 use crate::sim;
+use crate::sim::{SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET};
 use crate::store::Store;
 
 pub struct Application {
@@ -236,9 +237,7 @@ async fn outbox_sinks(settings: &Settings, http: reqwest::Client) -> Vec<Arc<dyn
     vec![search, events]
 }
 
-async fn eventbridge_client(
-    settings: &crate::config::EventBridgeSettings,
-) -> aws_sdk_eventbridge::Client {
+async fn eventbridge_client(settings: &EventBridgeSettings) -> aws_sdk_eventbridge::Client {
     // The outbox retries with backoff, so the SDK tries once; a hung endpoint costs at most
     // the operation timeout, never the relay.
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())

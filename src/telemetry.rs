@@ -14,7 +14,14 @@ use opentelemetry_sdk::{
 };
 use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
 
-use crate::config::LogFormat;
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people at a terminal.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
 
 /// Keeps the trace exporter alive; dropping it flushes pending spans.
 pub struct Telemetry {

@@ -15,6 +15,18 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::domain::outbox::{OutboxMessage, Sink};
 use crate::ports::{DeliveryError, OutboxSink};
 
+/// The search index (`ALGOLIA_*`).
+#[derive(Debug, Clone)]
+pub struct AlgoliaSettings {
+    pub app_id: String,
+    pub api_key: SecretString,
+    pub users_index: String,
+    /// Base URLs, main host first; empty means Algolia's own hosts for the app id.
+    pub hosts: Vec<reqwest::Url>,
+    /// Per request and host.
+    pub timeout: Duration,
+}
+
 pub struct AlgoliaIndexer {
     http: reqwest::Client,
     app_id: String,

@@ -15,6 +15,19 @@ use crate::ports::{DeliveryError, OutboxSink};
 const MAX_ENTRIES: usize = 10;
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
+/// The event bus (`EVENT_BUS_NAME`, `EVENT_SOURCE`, the standard `AWS_*` variables).
+#[derive(Debug, Clone)]
+pub struct EventBridgeSettings {
+    pub bus_name: String,
+    pub source: String,
+    /// `None`: aws-config's standard resolution (`AWS_REGION`, profile).
+    pub region: Option<String>,
+    /// `None`: aws-config's standard resolution (`AWS_ENDPOINT_URL_EVENTBRIDGE`, `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Static credentials for local stand-ins; `None` (production): the standard credential chain.
+    pub static_credentials: Option<(String, secrecy::SecretString)>,
+}
+
 pub struct EventBridgePublisher {
     client: aws_sdk_eventbridge::Client,
     bus_name: String,

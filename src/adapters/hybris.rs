@@ -19,6 +19,17 @@ use crate::ports::{IdentityProvider, IdpError};
 pub const PROFILE_FIELDS: &str =
     "DEFAULT,rccMembershipNumber,rccMemberShipEndDate,rccMemberShipStartDate,rccChapter";
 
+/// Where and as which OAuth client we reach Hybris (`HYBRIS_*`).
+#[derive(Debug, Clone)]
+pub struct HybrisSettings {
+    /// Without a trailing slash, e.g. `https://shop.example.org`.
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// The OCC base site, e.g. `rcc`.
+    pub base_site: String,
+}
+
 pub struct HybrisClient {
     http: reqwest::Client,
     metrics: std::sync::Arc<Metrics>,

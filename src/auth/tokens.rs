@@ -23,8 +23,19 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::JwtSettings;
 use crate::domain::UserId;
+
+/// How access tokens are signed (`JWT_*`).
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub algorithm: Algorithm,
+    /// PKCS#8 PEM for ES256, RS256 and EdDSA; `None`: an ephemeral key.
+    pub private_key_file: Option<std::path::PathBuf>,
+    /// HS256 only, at least 32 bytes; `None`: an ephemeral secret.
+    pub secret: Option<secrecy::SecretString>,
+    pub issuer: String,
+    pub audience: String,
+}
 
 /// The claims of our access tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -31,13 +31,30 @@ use tower_http::{
 use tracing::Instrument;
 
 use crate::auth::{Auth, AuthError};
-use crate::config::HttpSettings;
 use crate::graphql::{ApiSchema, Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
 use crate::metrics::Metrics;
+pub use client_ip::IpNetwork;
 
 /// Request bodies above this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the HTTP layer is told by configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// Origins allowed by CORS; empty: no cross-origin browser access.
+    pub cors_allowed_origins: Vec<String>,
+    pub introspection: bool,
+    pub graphiql: bool,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    /// The whole request; answered 408 past it.
+    pub request_timeout: std::time::Duration,
+}
 
 #[derive(Clone)]
 pub struct AppState {

@@ -6,7 +6,7 @@ use async_graphql::parser::{
     types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::config::HttpSettings;
+use super::HttpSettings;
 
 /// Root fields of our schema: the only values the operation metric label takes.
 const KNOWN_ROOT_FIELDS: &[&str] = &[

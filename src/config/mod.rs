@@ -1,0 +1,155 @@
+//! Settings: read once from the environment (and an optional `.env`), validated, typed.
+//!
+//! Design: every variable is read here and nowhere else, one file per section; a bad value stops
+//! start-up with a message naming the variable and why, never echoing a secret. The settings
+//! types belong to the layer that uses them (`JwtSettings` beside the token keys, `RateLimits`
+//! beside the limits, `HybrisSettings` beside the Hybris client), so configuration depends on
+//! the layers and no layer depends on configuration. Secrets are `SecretString`, so `Debug` of
+//! `Settings` is safe to log.
+
+mod http;
+mod hybris;
+mod limits;
+mod outbox;
+mod read;
+mod tokens;
+
+use std::net::SocketAddr;
+
+use chrono_tz::Tz;
+use secrecy::SecretString;
+
+pub use crate::adapters::{
+    algolia::AlgoliaSettings, eventbridge::EventBridgeSettings, hybris::HybrisSettings,
+};
+pub use crate::auth::tokens::JwtSettings;
+pub use crate::http::{HttpSettings, IpNetwork};
+pub use crate::sim::{SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET};
+pub use crate::telemetry::LogFormat;
+pub use read::ConfigError;
+
+use crate::auth::limits::RateLimits;
+use crate::domain::SessionLifetimes;
+use crate::relay::RelaySettings;
+use read::{Env, invalid};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen_addr: SocketAddr,
+    /// `None`: the embedded SQLite file under `./data`.
+    pub database_url: Option<String>,
+    pub run_migrations: bool,
+    /// `None`: `serve` runs the built-in Hybris simulator in-process.
+    pub hybris: Option<HybrisSettings>,
+    pub hybris_timeout: std::time::Duration,
+    pub membership_timezone: Tz,
+    pub jwt: JwtSettings,
+    pub lifetimes: SessionLifetimes,
+    pub log_format: LogFormat,
+    /// How often expired sessions and refresh tokens are purged.
+    pub purge_interval: std::time::Duration,
+    /// `None`: index updates go to the log.
+    pub algolia: Option<AlgoliaSettings>,
+    /// `None`: events go to the log.
+    pub eventbridge: Option<EventBridgeSettings>,
+    pub relay: RelaySettings,
+    /// Whether `serve` runs the outbox relay (`OUTBOX_RELAY`, default true).
+    pub relay_enabled: bool,
+    pub limits: RateLimits,
+    /// `PARTNER_TOKEN_TTL_SECS`: at most 900.
+    pub partner_token_ttl: chrono::Duration,
+    /// `None`: rate-limit counters live in this instance's memory.
+    pub redis_url: Option<SecretString>,
+    pub redis_key_prefix: String,
+    pub http: HttpSettings,
+}
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(invalid(".env", e.to_string())),
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can configure without touching the environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env::new(&lookup);
+        let production = env.choice(
+            "APP_ENV",
+            false,
+            &[
+                ("development", false),
+                ("test", false),
+                ("production", true),
+            ],
+        )?;
+        Ok(Self {
+            listen_addr: match env.get("LISTEN_ADDR") {
+                None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+                Some(v) => v.parse().map_err(|_| {
+                    invalid(
+                        "LISTEN_ADDR",
+                        format!("{v:?} is not a socket address like 127.0.0.1:8080"),
+                    )
+                })?,
+            },
+            database_url: database_url(&env)?,
+            run_migrations: env.switch("RUN_MIGRATIONS", true)?,
+            hybris: hybris::hybris(&env)?,
+            hybris_timeout: env.millis("HYBRIS_TIMEOUT_MS", 5000, 1..=120_000)?,
+            membership_timezone: hybris::membership_timezone(&env)?,
+            jwt: tokens::jwt(&env)?,
+            lifetimes: tokens::lifetimes(&env)?,
+            log_format: env.choice(
+                "LOG_FORMAT",
+                LogFormat::Text,
+                &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+            )?,
+            purge_interval: std::time::Duration::from_secs(env.number(
+                "PURGE_INTERVAL_SECS",
+                3600,
+                1..=7 * 24 * 3600,
+            )?),
+            algolia: outbox::algolia(&env)?,
+            eventbridge: outbox::eventbridge(&env),
+            relay: outbox::relay(&env)?,
+            relay_enabled: env.switch("OUTBOX_RELAY", true)?,
+            limits: limits::rate_limits(&env)?,
+            partner_token_ttl: tokens::partner_token_ttl(&env)?,
+            redis_url: limits::redis_url(&env)?,
+            redis_key_prefix: env
+                .get("REDIS_KEY_PREFIX")
+                .unwrap_or_else(|| "login-api:rl:".into()),
+            http: http::http(&env, production)?,
+        })
+    }
+
+    /// The database to use: `DATABASE_URL`, or the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| "sqlite://data/login-api.sqlite?mode=rwc".into())
+    }
+}
+
+fn database_url(env: &Env) -> Result<Option<String>, ConfigError> {
+    let url = env.get("DATABASE_URL");
+    if let Some(url) = &url
+        && !["postgres://", "postgresql://", "sqlite:"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+    {
+        return Err(invalid(
+            "DATABASE_URL",
+            "must start with postgres://, postgresql:// or sqlite:",
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! Settings from variables: defaults, refusals naming the variable, secrets never printed.
+use std::collections::HashMap;
+
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+use super::*;
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::from_lookup(|name| vars.get(name).cloned())
+}
+
+#[test]
+fn no_configuration_gives_the_embedded_defaults() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8080");
+    assert!(s.hybris.is_none());
+    assert_eq!(s.jwt.algorithm, Algorithm::ES256);
+    assert_eq!(s.lifetimes.access_token.num_seconds(), 900);
+    assert_eq!(s.lifetimes.refresh_token.num_seconds(), 2_592_000);
+    assert_eq!(s.hybris_timeout, Duration::from_millis(5000));
+    assert!(s.database_url().starts_with("sqlite:"));
+}
+
+#[test]
+fn a_bad_value_names_its_variable() {
+    for (vars, variable) in [
+        (vec![("LISTEN_ADDR", "nowhere")], "LISTEN_ADDR"),
+        (vec![("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+        (
+            vec![("MEMBERSHIP_TIMEZONE", "Mars/Olympus")],
+            "MEMBERSHIP_TIMEZONE",
+        ),
+        (vec![("JWT_ALGORITHM", "none")], "JWT_ALGORITHM"),
+        (
+            vec![("ACCESS_TOKEN_TTL_SECS", "-5")],
+            "ACCESS_TOKEN_TTL_SECS",
+        ),
+        (vec![("HYBRIS_TIMEOUT_MS", "soon")], "HYBRIS_TIMEOUT_MS"),
+        (vec![("HYBRIS_BASE_URL", "http://h")], "HYBRIS_CLIENT_ID"),
+        (vec![("HYBRIS_BASE_URL", "ftp://h")], "HYBRIS_BASE_URL"),
+    ] {
+        let err = settings(&vars).unwrap_err();
+        assert_eq!(err.variable, variable);
+        assert!(err.to_string().contains(variable));
+    }
+}
+
+#[test]
+fn production_turns_introspection_and_graphiql_off_unless_enabled() {
+    let s = settings(&[("APP_ENV", "production")]).unwrap();
+    assert!(!s.http.introspection && !s.http.graphiql);
+    let s = settings(&[("APP_ENV", "production"), ("GRAPHIQL", "true")]).unwrap();
+    assert!(s.http.graphiql && !s.http.introspection);
+    let s = settings(&[]).unwrap();
+    assert!(s.http.introspection && s.http.graphiql);
+}
+
+#[test]
+fn trusted_proxies_are_addresses_or_ranges() {
+    let s = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,::1")]).unwrap();
+    let proxies = &s.http.trusted_proxies;
+    assert!(proxies[0].contains("10.200.3.4".parse().unwrap()));
+    assert!(!proxies[0].contains("11.0.0.1".parse().unwrap()));
+    assert!(proxies[1].contains("192.168.1.7".parse().unwrap()));
+    assert!(!proxies[1].contains("192.168.1.8".parse().unwrap()));
+    assert!(proxies[2].contains("::1".parse().unwrap()));
+    for bad in ["10.0.0.0/33", "nope", "1.2.3.4/x"] {
+        assert_eq!(
+            settings(&[("TRUSTED_PROXIES", bad)]).unwrap_err().variable,
+            "TRUSTED_PROXIES"
+        );
+    }
+    assert_eq!(
+        settings(&[("CORS_ALLOWED_ORIGINS", "https://app.example.org/path")])
+            .unwrap_err()
+            .variable,
+        "CORS_ALLOWED_ORIGINS"
+    );
+}
+
+#[test]
+fn secrets_are_never_printed() {
+    let err = settings(&[
+        ("JWT_ALGORITHM", "ES256"),
+        ("JWT_SECRET", "super-secret-value"),
+    ])
+    .unwrap_err();
+    assert!(!err.to_string().contains("super-secret-value"));
+    let s = settings(&[
+        ("HYBRIS_BASE_URL", "https://hybris.example.org/"),
+        ("HYBRIS_CLIENT_ID", "app"),
+        ("HYBRIS_CLIENT_SECRET", "client-secret-value"),
+        ("HYBRIS_BASE_SITE", "rcc"),
+        ("JWT_ALGORITHM", "HS256"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
+    ])
+    .unwrap();
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("client-secret-value"));
+    assert!(!debug.contains("0123456789abcdef0123456789abcdef-secret"));
+    assert_eq!(s.hybris.unwrap().base_url, "https://hybris.example.org");
+}
