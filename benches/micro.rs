@@ -9,7 +9,7 @@ use jsonwebtoken::Algorithm;
 use login_api::{
     auth::tokens::TokenKeys,
     config::JwtSettings,
-    domain::{Membership, UserId},
+    domain::{AuthMethod, Membership, Session, SessionId, UserId},
     graphql::{SchemaLimits, build_schema},
 };
 
@@ -29,13 +29,22 @@ fn jwt(c: &mut Criterion) {
             audience: "club-mobile-apps".into(),
         })
         .unwrap();
-        let (user, session) = (UserId::new(), uuid::Uuid::new_v4());
+        let session = Session {
+            id: SessionId::new(),
+            user_id: UserId::new(),
+            device: Default::default(),
+            auth_method: AuthMethod::Password,
+            created_at: now,
+            last_accessed_at: now,
+            expires_at: now + Duration::days(1),
+            revoked_at: None,
+        };
         let token = keys
-            .issue(user, session, now, now + Duration::minutes(15))
+            .issue(&session, now, now + Duration::minutes(15))
             .unwrap();
         c.bench_function(&format!("jwt sign {algorithm:?}"), |b| {
             b.iter(|| {
-                keys.issue(black_box(user), session, now, now + Duration::minutes(15))
+                keys.issue(black_box(&session), now, now + Duration::minutes(15))
                     .unwrap()
             })
         });

@@ -19,6 +19,7 @@
 
 pub mod adapters;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod graphql;

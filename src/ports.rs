@@ -8,25 +8,74 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use secrecy::SecretString;
+
 use crate::domain::{
-    CustomerProfile, Email, Password,
+    AuthMethod, CustomerProfile, Email, LoginSubject, Password, VerifiedIdentity,
     outbox::{OutboxMessage, Sink},
 };
 
-/// The upstream identity provider (SAP Commerce "Hybris").
+/// One sign-in method: turns its credential into a verified identity. The flow around it (rate
+/// limits, member resolution, membership rule, session, tokens, outbox) is written once, in
+/// `auth::sign_in`; a new method adds a verifier, not a copy of that flow.
 #[async_trait]
-pub trait IdentityProvider: Send + Sync {
-    /// Checks the credentials and returns the customer's profile with membership fields.
-    async fn authenticate(
+pub trait CredentialVerifier: Send + Sync {
+    /// What the app sends for this method, already parsed.
+    type Credential: Send + Sync;
+
+    /// How sessions opened through this verifier are authenticated (the `amr` claim).
+    fn method(&self) -> AuthMethod;
+
+    /// Whom an attempt counts against, known before anything is verified.
+    fn login_subject(&self, credential: &Self::Credential) -> LoginSubject;
+
+    /// `InvalidCredentials` when the credential is refused; `Unavailable` when nothing was
+    /// learnt about it.
+    async fn verify(&self, credential: &Self::Credential) -> Result<VerifiedIdentity, IdpError>;
+}
+
+/// Checks an email and password at the member directory (Hybris: the OAuth2 password grant,
+/// RFC 6749 §4.3). Provider quirks, such as Hybris's legacy password stripping, stay inside.
+#[async_trait]
+pub trait PasswordChecker: Send + Sync {
+    async fn check_password(
         &self,
         email: &Email,
         password: &Password,
-    ) -> Result<CustomerProfile, IdpError>;
+    ) -> Result<UpstreamGrant, IdpError>;
+}
+
+/// Reads members' profiles, membership included, from the member directory (Hybris OCC).
+#[async_trait]
+pub trait MemberDirectory: Send + Sync {
+    /// The profile of the member who was just granted `grant` (OCC `users/current`).
+    async fn current_member(&self, grant: &UpstreamGrant) -> Result<CustomerProfile, IdpError>;
+}
+
+/// What a successful upstream password check grants: the member's own, short-lived upstream
+/// access token. A secret: never logged, never stored, dropped after the sign-in.
+pub struct UpstreamGrant {
+    /// The email the member signed in with.
+    pub username: Email,
+    access_token: SecretString,
+}
+
+impl UpstreamGrant {
+    pub fn new(username: Email, access_token: SecretString) -> Self {
+        Self {
+            username,
+            access_token,
+        }
+    }
+
+    pub fn access_token(&self) -> &SecretString {
+        &self.access_token
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
-    /// The provider refused the email/password pair (it does not say which was wrong).
+    /// The provider refused the credential (it does not say which part was wrong).
     #[error("the identity provider refused the credentials")]
     InvalidCredentials,
     /// Unreachable, timed out, or a 5xx: worth retrying later.

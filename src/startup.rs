@@ -16,7 +16,7 @@ use crate::adapters::rate_counter::{FallbackCounter, MemoryCounter, RedisCounter
 use crate::adapters::{
     algolia::AlgoliaIndexer, eventbridge::EventBridgePublisher, log_sink::LogSink,
 };
-use crate::auth::{Auth, Policy, tokens::TokenKeys};
+use crate::auth::{Auth, PasswordVerifier, Policy, admin::Admin, tokens::TokenKeys};
 use crate::config::Settings;
 use crate::domain::outbox::Sink;
 use crate::graphql::{SchemaLimits, build_schema};
@@ -32,6 +32,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     auth: Arc<Auth>,
+    admin: Admin,
+    store: Store,
     purge_interval: std::time::Duration,
     relay: Option<Arc<Relay>>,
 }
@@ -55,7 +57,7 @@ impl Application {
             .build()
             .context("building the HTTP client")?;
         let metrics = Arc::new(Metrics::default());
-        let idp = Arc::new(HybrisClient::new(
+        let hybris = Arc::new(HybrisClient::new(
             http.clone(),
             metrics.clone(),
             settings.hybris_timeout,
@@ -86,9 +88,13 @@ impl Application {
         });
 
         let rate_counter = rate_counter(&settings, clock.clone())?;
+        let admin = Admin::new(store.clone(), clock.clone());
         let auth = Arc::new(Auth::new(
-            store,
-            idp,
+            store.clone(),
+            PasswordVerifier {
+                checker: hybris.clone(),
+                directory: hybris,
+            },
             clock,
             tokens,
             Policy {
@@ -121,6 +127,8 @@ impl Application {
             listener,
             router,
             auth,
+            admin,
+            store,
             purge_interval: settings.purge_interval,
             relay,
         })
@@ -134,6 +142,16 @@ impl Application {
 
     pub fn auth(&self) -> Arc<Auth> {
         self.auth.clone()
+    }
+
+    /// The operators' use cases on this application's database and clock.
+    pub fn admin(&self) -> Admin {
+        self.admin.clone()
+    }
+
+    /// The database, for tests that look at rows directly.
+    pub fn store(&self) -> Store {
+        self.store.clone()
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
@@ -158,6 +176,21 @@ impl Application {
         }
         served
     }
+}
+
+/// Applies pending migrations to the configured database.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    Store::connect(&settings.database_url())
+        .await?
+        .migrate()
+        .await
+}
+
+/// The operators' use cases for the CLI: the configured database, migrated, and the system clock.
+pub async fn admin(settings: &Settings) -> anyhow::Result<Admin> {
+    let store = Store::connect(&settings.database_url()).await?;
+    store.migrate().await?;
+    Ok(Admin::new(store, Arc::new(crate::ports::SystemClock)))
 }
 
 /// Starts the Hybris simulator in-process with the example members, for `serve` without

@@ -12,6 +12,8 @@ mod m20261122_000003_create_refresh_tokens;
 mod m20261122_000004_create_outbox;
 mod m20261122_000005_create_partners;
 mod m20261122_000006_outbox_pending_indexes;
+mod m20261130_000007_create_identities;
+mod m20261130_000008_session_auth_method;
 
 pub struct Migrator;
 
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_outbox::Migration),
             Box::new(m20261122_000005_create_partners::Migration),
             Box::new(m20261122_000006_outbox_pending_indexes::Migration),
+            Box::new(m20261130_000007_create_identities::Migration),
+            Box::new(m20261130_000008_session_auth_method::Migration),
         ]
     }
 }

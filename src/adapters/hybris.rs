@@ -1,6 +1,9 @@
-//! The SAP Commerce (Hybris) OCC client: OAuth2 password grant, then the current customer.
+//! The SAP Commerce (Hybris) OCC client: the password check (OAuth2 password grant) and the
+//! member directory (the current customer's profile with the club's membership fields).
 //!
-//! Design: one pooled `reqwest::Client` for the process. Credentials travel only in the form
+//! Design: one pooled `reqwest::Client` for the process. Hybris's quirk lives here: members
+//! registered through the original app had "illegal" characters stripped from their password
+//! before Hybris saw it, so the stripped form is tried first and the password as typed second. Credentials travel only in the form
 //! body and the bearer header, never in a URL, and no request or response body is logged.
 //! Outcomes are sorted for the caller: refused credentials, an outage worth retrying
 //! (connect errors, timeouts, 5xx), and anything else as unexpected.
@@ -13,7 +16,7 @@ use serde::Deserialize;
 
 use crate::domain::{CustomerProfile, Email, Membership, Password, membership::parse_occ_date};
 use crate::metrics::{self, Metrics};
-use crate::ports::{IdentityProvider, IdpError};
+use crate::ports::{IdpError, MemberDirectory, PasswordChecker, UpstreamGrant};
 
 /// The profile fields we ask OCC for, including the club's custom membership attributes.
 pub const PROFILE_FIELDS: &str =
@@ -142,19 +145,37 @@ impl HybrisClient {
 }
 
 #[async_trait]
-impl IdentityProvider for HybrisClient {
-    async fn authenticate(
+impl PasswordChecker for HybrisClient {
+    /// The two tries of the original flow: the legacy-stripped password first, then, only when
+    /// Hybris refused it and stripping changed something, the password as typed. Never a second
+    /// try on an outage.
+    async fn check_password(
         &self,
         email: &Email,
         password: &Password,
-    ) -> Result<CustomerProfile, IdpError> {
-        let access_token = self
-            .measured("token", self.password_grant(email, password))
-            .await?;
+    ) -> Result<UpstreamGrant, IdpError> {
+        let stripped = password
+            .legacy_stripped()
+            .filter(|stripped| !stripped.expose().is_empty());
+        let first_try = stripped.as_ref().unwrap_or(password);
+        let grant = |password| self.measured("token", self.password_grant(email, password));
+        let access_token = match grant(first_try).await {
+            Err(IdpError::InvalidCredentials) if stripped.is_some() => grant(password).await,
+            outcome => outcome,
+        }?;
+        Ok(UpstreamGrant::new(email.clone(), access_token))
+    }
+}
+
+#[async_trait]
+impl MemberDirectory for HybrisClient {
+    async fn current_member(&self, grant: &UpstreamGrant) -> Result<CustomerProfile, IdpError> {
         let customer = self
-            .measured("profile", self.current_customer(&access_token))
+            .measured("profile", self.current_customer(grant.access_token()))
             .await?;
-        customer.into_profile(email).map_err(IdpError::Unexpected)
+        customer
+            .into_profile(&grant.username)
+            .map_err(IdpError::Unexpected)
     }
 }
 

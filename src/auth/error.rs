@@ -19,6 +19,18 @@ pub enum LoginError {
     /// Too many failed attempts; refused before Hybris was called.
     #[error("too many attempts, please wait")]
     RateLimited { retry_after: std::time::Duration },
+    /// The verified identity is linked to no member (only Hybris creates members).
+    #[error("this sign-in is not linked to a club member")]
+    IdentityNotLinked,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The identity is another member's.
+    #[error("this account is linked to another member")]
+    InUse,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -68,6 +80,12 @@ impl From<StoreError> for LoginError {
 }
 
 impl From<StoreError> for RefreshError {
+    fn from(e: StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+impl From<StoreError> for LinkError {
     fn from(e: StoreError) -> Self {
         Self::Unexpected(e.into())
     }

@@ -1,5 +1,5 @@
-//! Rate limits on guessing: login failures per account, per account and device, and per client
-//! IP; refresh failures per IP.
+//! Rate limits on guessing: sign-in failures per login subject (the account or identifier a
+//! method signs in with), per subject and device, and per client IP; refresh failures per IP.
 //!
 //! Design: the account is the real target of credential stuffing and password spraying, and
 //! every failure we forward to Hybris also counts toward the member's lockout there, so the
@@ -18,7 +18,7 @@ use std::{net::IpAddr, time::Duration};
 use aws_lc_rs::digest;
 
 use super::{Auth, LoginError};
-use crate::domain::Email;
+use crate::domain::LoginSubject;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -28,7 +28,7 @@ pub struct Limit {
 
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimits {
-    /// Failed logins per account (normalised email).
+    /// Failed sign-ins per login subject (a password login: the normalised email).
     pub account: Limit,
     /// Failed logins per account from one known device; applies when the account limit is hit.
     pub account_device: Limit,
@@ -61,12 +61,12 @@ impl Auth {
     /// Charges the attempt and refuses it, before Hybris is called, when a limit is exceeded.
     pub(super) async fn admit_login(
         &self,
-        email: &Email,
+        subject: &LoginSubject,
         device_id: Option<&str>,
         ip: Option<IpAddr>,
     ) -> Result<Charged, LoginError> {
         let limits = self.limits;
-        let account_key = format!("login:acct:{}", digest_hex(email.as_str()));
+        let account_key = format!("login:acct:{}", digest_hex(&subject.key_material()));
         let charged = Charged {
             account_device: device_id.map(|d| format!("{account_key}:dev:{}", digest_hex(d))),
             ip: ip.map(|ip| format!("login:ip:{}", ip_key(ip))),
@@ -87,7 +87,7 @@ impl Auth {
             let device_allowed = match (device_id, device_window) {
                 (Some(device_id), Some(window)) if window.count <= limits.account_device.max => {
                     self.store
-                        .has_device_session(email, device_id)
+                        .has_device_session(subject, device_id)
                         .await
                         .unwrap_or(false)
                 }

@@ -3,8 +3,7 @@
 //! Revocation is a write to `sessions.revoked_at`; `authenticate` reads it on every request, so
 //! the session's unexpired access tokens and its refresh tokens stop working at once.
 
-use uuid::Uuid;
-
+use crate::domain::SessionId;
 use crate::store::Sessions;
 
 use super::{Auth, Principal, SessionError};
@@ -41,7 +40,7 @@ impl Auth {
     pub async fn revoke_session(
         &self,
         principal: Principal,
-        session_id: Uuid,
+        session_id: SessionId,
     ) -> Result<(), SessionError> {
         let ended = self
             .store

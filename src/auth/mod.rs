@@ -1,39 +1,41 @@
-//! The use cases: log in, refresh, log out, and who is calling.
+//! The use cases: sign in (every method), refresh, log out, who is calling, and the operators'.
 //!
 //! Design: each use case reads like the flow it implements and talks to the world only through
 //! `ports` and the `store`. Errors are per use case and hold only what a caller acts on; the
 //! GraphQL layer maps them to `extensions.code` in one place. Nothing here names axum,
 //! async-graphql or reqwest.
 
+pub mod admin;
 mod error;
 pub mod limits;
-mod login;
+mod link;
 mod logout;
 pub mod partner;
 mod refresh;
 pub mod side_effects;
+pub mod sign_in;
 pub mod tokens;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use uuid::Uuid;
 
-pub use error::{AuthError, LoginError, RefreshError, SessionError};
-pub use login::LoginRequest;
+pub use error::{AuthError, LinkError, LoginError, RefreshError, SessionError};
 pub use logout::LogoutScope;
+pub use sign_in::{LoginRequest, PasswordVerifier, SignInContext};
 
-use crate::domain::{RefreshToken, SessionLifetimes, UserId};
-use crate::ports::{Clock, IdentityProvider, RateCounter};
-use crate::store::{SessionRecord, Store, UserRecord};
+use crate::domain::{RefreshToken, Session, SessionId, SessionLifetimes, User, UserId};
+use crate::ports::{Clock, RateCounter};
+use crate::store::Store;
 use limits::RateLimits;
 use tokens::{TokenError, TokenKeys};
 
 /// The use cases and what they need; cheap to share behind an `Arc`.
 pub struct Auth {
     store: Store,
-    idp: Arc<dyn IdentityProvider>,
+    /// The password method; other methods' verifiers are passed to `sign_in` by their callers.
+    password: Arc<PasswordVerifier>,
     clock: Arc<dyn Clock>,
     tokens: TokenKeys,
     lifetimes: SessionLifetimes,
@@ -43,6 +45,12 @@ pub struct Auth {
     rate_counter: Arc<dyn RateCounter>,
     /// Told after a commit that wrote outbox rows, so the relay delivers them at once.
     outbox_written: Arc<tokio::sync::Notify>,
+}
+
+/// The figures `/metrics` reads from the database.
+pub struct Gauges {
+    pub live_sessions: i64,
+    pub outbox: Vec<(crate::domain::outbox::Sink, crate::store::SinkCounts)>,
 }
 
 /// The rules the use cases apply, from configuration.
@@ -59,7 +67,7 @@ pub struct Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: UserId,
-    pub session_id: Uuid,
+    pub session_id: SessionId,
 }
 
 /// What a login or a refresh hands back to the app.
@@ -68,15 +76,15 @@ pub struct Issued {
     pub access_token_expires_at: DateTime<Utc>,
     pub refresh_token: RefreshToken,
     pub refresh_token_expires_at: DateTime<Utc>,
-    pub session: SessionRecord,
-    pub user: UserRecord,
+    pub session: Session,
+    pub user: User,
     pub now: DateTime<Utc>,
 }
 
 impl Auth {
     pub fn new(
         store: Store,
-        idp: Arc<dyn IdentityProvider>,
+        password: PasswordVerifier,
         clock: Arc<dyn Clock>,
         tokens: TokenKeys,
         policy: Policy,
@@ -85,7 +93,7 @@ impl Auth {
     ) -> Self {
         Self {
             store,
-            idp,
+            password: Arc::new(password),
             clock,
             tokens,
             lifetimes: policy.lifetimes,
@@ -101,8 +109,26 @@ impl Auth {
         &self.tokens
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Whether the database answers: the readiness check.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// The gauges read at scrape time: live sessions, and outbox rows per sink and state.
+    pub async fn gauges(&self) -> anyhow::Result<Gauges> {
+        let now = self.clock.now();
+        let live_sessions = self
+            .store
+            .count_live_sessions(now, now - self.lifetimes.idle)
+            .await?;
+        let mut outbox = Vec::new();
+        for sink in crate::domain::outbox::Sink::ALL {
+            outbox.push((sink, self.store.outbox_counts(sink).await?));
+        }
+        Ok(Gauges {
+            live_sessions,
+            outbox,
+        })
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -128,7 +154,10 @@ impl Auth {
             TokenError::Expired => AuthError::Expired,
             TokenError::Invalid => AuthError::InvalidToken,
         })?;
-        let (Ok(user_id), Ok(session_id)) = (claims.sub.parse(), claims.sid.parse()) else {
+        let (Ok(user_id), Ok(session_id)) = (
+            claims.sub.parse::<UserId>(),
+            claims.sid.parse::<SessionId>(),
+        ) else {
             return Err(AuthError::InvalidToken);
         };
         let session = self
@@ -137,7 +166,7 @@ impl Auth {
             .await
             .map_err(|e| AuthError::Unexpected(e.into()))?
             .ok_or(AuthError::SessionEnded)?;
-        if session.user_id != UserId(user_id) {
+        if session.user_id != user_id {
             return Err(AuthError::InvalidToken);
         }
         if !self.is_live(&session, now) {
@@ -149,7 +178,7 @@ impl Auth {
         })
     }
 
-    pub async fn me(&self, principal: Principal) -> Result<UserRecord, SessionError> {
+    pub async fn me(&self, principal: Principal) -> Result<User, SessionError> {
         self.store
             .user(principal.user_id)
             .await
@@ -158,7 +187,7 @@ impl Auth {
     }
 
     /// The caller's live sessions, newest first.
-    pub async fn sessions(&self, principal: Principal) -> Result<Vec<SessionRecord>, SessionError> {
+    pub async fn sessions(&self, principal: Principal) -> Result<Vec<Session>, SessionError> {
         let now = self.clock.now();
         self.store
             .live_sessions(principal.user_id, now, now - self.lifetimes.idle)
@@ -166,10 +195,7 @@ impl Auth {
             .map_err(|e| SessionError::Unexpected(e.into()))
     }
 
-    pub async fn current_session(
-        &self,
-        principal: Principal,
-    ) -> Result<SessionRecord, SessionError> {
+    pub async fn current_session(&self, principal: Principal) -> Result<Session, SessionError> {
         self.store
             .session(principal.session_id)
             .await
@@ -199,7 +225,7 @@ impl Auth {
         }
     }
 
-    fn is_live(&self, session: &SessionRecord, now: DateTime<Utc>) -> bool {
+    fn is_live(&self, session: &Session, now: DateTime<Utc>) -> bool {
         self.lifetimes.is_live(
             now,
             session.last_accessed_at,
@@ -210,8 +236,8 @@ impl Auth {
 
     fn issue(
         &self,
-        user: UserRecord,
-        session: SessionRecord,
+        user: User,
+        session: Session,
         refresh_token: RefreshToken,
         refresh_token_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -219,9 +245,7 @@ impl Auth {
         let access_token_expires_at = self
             .lifetimes
             .access_token_expires_at(now, session.expires_at);
-        let access_token = self
-            .tokens
-            .issue(user.id, session.id, now, access_token_expires_at)?;
+        let access_token = self.tokens.issue(&session, now, access_token_expires_at)?;
         Ok(Issued {
             access_token,
             access_token_expires_at,

@@ -17,9 +17,8 @@ use super::{Auth, Principal, side_effects};
 use crate::domain::{
     OpaqueToken, RefreshTokenHash,
     partner::{Claim, MAX_TOKEN_TTL_SECS, PartnerId, pairwise_subject},
-    refresh_token::RotationNonce,
 };
-use crate::store::{NewPartnerToken, PartnerRecord, Redemption, Store};
+use crate::store::{NewPartnerToken, PartnerRecord, Redemption};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PartnerError {
@@ -253,76 +252,5 @@ impl Auth {
                 Err(IntrospectError::InvalidClient)
             }
         }
-    }
-}
-
-/// Partner administration for `login-api partner …`.
-pub mod admin {
-    use super::*;
-
-    pub struct NewPartner {
-        pub id: PartnerId,
-        pub display_name: String,
-        pub allowed_claims: Vec<Claim>,
-        pub token_ttl_secs: i64,
-    }
-
-    /// Registers a partner; returns its secret, which is shown this once.
-    pub async fn add(
-        store: &Store,
-        partner: NewPartner,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<OpaqueToken> {
-        anyhow::ensure!(
-            (1..=MAX_TOKEN_TTL_SECS).contains(&partner.token_ttl_secs),
-            "the token lifetime must be 1 to {MAX_TOKEN_TTL_SECS} seconds"
-        );
-        anyhow::ensure!(
-            store.partner(&partner.id).await?.is_none(),
-            "partner {:?} exists already",
-            partner.id.as_str()
-        );
-        let secret = OpaqueToken::generate();
-        store
-            .add_partner(
-                &PartnerRecord {
-                    id: partner.id,
-                    display_name: partner.display_name,
-                    secret_hash: secret.hash(),
-                    subject_salt: RotationNonce::generate().as_str().to_owned(),
-                    allowed_claims: partner.allowed_claims,
-                    token_ttl_secs: partner.token_ttl_secs,
-                    active: true,
-                },
-                now,
-            )
-            .await?;
-        Ok(secret)
-    }
-
-    /// A new secret for the partner; the old one stops working at once.
-    pub async fn rotate_secret(
-        store: &Store,
-        id: &PartnerId,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<OpaqueToken> {
-        let secret = OpaqueToken::generate();
-        anyhow::ensure!(
-            store
-                .update_partner(id, Some(&secret.hash()), None, now)
-                .await?,
-            "no partner {:?}",
-            id.as_str()
-        );
-        Ok(secret)
-    }
-
-    pub async fn disable(store: &Store, id: &PartnerId, now: DateTime<Utc>) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            store.update_partner(id, None, Some(false), now).await?,
-            "no partner {:?}",
-            id.as_str()
-        );
-        Ok(())
     }
 }

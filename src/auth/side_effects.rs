@@ -46,7 +46,7 @@ pub fn partner_token_event(
     detail_type: &str,
     partner: &crate::domain::partner::PartnerId,
     user_id: crate::domain::UserId,
-    session_id: Uuid,
+    session_id: crate::domain::SessionId,
     at: chrono::DateTime<chrono::Utc>,
     extra: Value,
 ) -> NewOutboxMessage {

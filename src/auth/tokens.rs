@@ -23,7 +23,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::UserId;
+use crate::domain::Session;
 
 /// How access tokens are signed (`JWT_*`).
 #[derive(Debug, Clone)]
@@ -47,6 +47,10 @@ pub struct AccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// How the session was opened, as RFC 8176 values (`["pwd"]`); absent in tokens of
+    /// earlier releases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -151,10 +155,10 @@ impl TokenKeys {
         })
     }
 
+    /// A signed access token of `session`, valid from `now` to `expires_at`.
     pub fn issue(
         &self,
-        user_id: UserId,
-        session_id: Uuid,
+        session: &Session,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> anyhow::Result<String> {
@@ -163,11 +167,12 @@ impl TokenKeys {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            sub: user_id.to_string(),
-            sid: session_id.to_string(),
+            sub: session.user_id.to_string(),
+            sid: session.id.to_string(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             jti: Uuid::new_v4().to_string(),
+            amr: vec![session.auth_method.amr().to_owned()],
         };
         jsonwebtoken::encode(&header, &claims, &self.encoding).context("signing an access token")
     }
@@ -250,6 +255,20 @@ mod tests {
         }
     }
 
+    fn session() -> Session {
+        let now = Utc::now();
+        Session {
+            id: crate::domain::SessionId::new(),
+            user_id: crate::domain::UserId::new(),
+            device: Default::default(),
+            auth_method: crate::domain::AuthMethod::Password,
+            created_at: now,
+            last_accessed_at: now,
+            expires_at: now + chrono::Duration::days(1),
+            revoked_at: None,
+        }
+    }
+
     #[test]
     fn every_algorithm_signs_and_verifies_and_publishes_only_public_keys() {
         let now = Utc::now();
@@ -261,15 +280,11 @@ mod tests {
         ] {
             let keys = TokenKeys::from_settings(&settings(algorithm)).unwrap();
             let token = keys
-                .issue(
-                    UserId::new(),
-                    Uuid::new_v4(),
-                    now,
-                    now + chrono::Duration::minutes(15),
-                )
+                .issue(&session(), now, now + chrono::Duration::minutes(15))
                 .unwrap();
             let claims = keys.verify(&token, now).unwrap();
             assert_eq!(claims.aud, "apps");
+            assert_eq!(claims.amr, ["pwd"], "RFC 8176: a password login");
             let published = serde_json::to_string(keys.jwks()).unwrap();
             assert!(
                 !published.contains("\"d\""),
@@ -286,7 +301,7 @@ mod tests {
         let keys = TokenKeys::from_settings(&settings(Algorithm::ES256)).unwrap();
         let now = Utc::now();
         let exp = now + chrono::Duration::minutes(15);
-        let token = keys.issue(UserId::new(), Uuid::new_v4(), now, exp).unwrap();
+        let token = keys.issue(&session(), now, exp).unwrap();
         assert!(
             keys.verify(&token, exp - chrono::Duration::seconds(1))
                 .is_ok()
@@ -300,16 +315,14 @@ mod tests {
         let exp = now + chrono::Duration::minutes(15);
         let ours = TokenKeys::from_settings(&settings(Algorithm::ES256)).unwrap();
         let theirs = TokenKeys::from_settings(&settings(Algorithm::ES256)).unwrap();
-        let token = theirs
-            .issue(UserId::new(), Uuid::new_v4(), now, exp)
-            .unwrap();
+        let token = theirs.issue(&session(), now, exp).unwrap();
         assert_eq!(ours.verify(&token, now), Err(TokenError::Invalid));
 
         let mut other_audience = settings(Algorithm::ES256);
         other_audience.audience = "someone-else".into();
         let token = TokenKeys::from_settings(&other_audience)
             .unwrap()
-            .issue(UserId::new(), Uuid::new_v4(), now, exp)
+            .issue(&session(), now, exp)
             .unwrap();
         assert_eq!(ours.verify(&token, now), Err(TokenError::Invalid));
 

@@ -4,8 +4,44 @@
 //! exists is valid (an `Email` is normalised and well-formed, a `Membership` has its dates), so
 //! the use cases never re-check input.
 
+/// A UUIDv7 id newtype: `new()`, `Display` and `FromStr` of the hyphenated form.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(pub uuid::Uuid);
+
+        impl $name {
+            pub fn new() -> Self {
+                Self(uuid::Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(raw: &str) -> Result<Self, Self::Err> {
+                raw.parse().map(Self)
+            }
+        }
+    };
+}
+
 pub mod device;
 pub mod email;
+pub mod identity;
 pub mod membership;
 pub mod outbox;
 pub mod partner;
@@ -16,11 +52,12 @@ pub mod user;
 
 pub use device::{Device, DeviceType};
 pub use email::Email;
+pub use identity::{AuthMethod, LoginSubject, Provider, VerifiedIdentity};
 pub use membership::{InactiveReason, Membership};
 pub use password::Password;
 pub use refresh_token::{OpaqueToken, RefreshToken, RefreshTokenHash};
-pub use session::SessionLifetimes;
-pub use user::{CustomerProfile, UserId};
+pub use session::{Session, SessionId, SessionLifetimes};
+pub use user::{CustomerProfile, User, UserId};
 
 /// Why an input value was refused; `field` names the GraphQL input field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,6 +5,29 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::{AuthMethod, Device, UserId};
+
+uuid_id!(
+    /// Our id of a session: the `sid` claim of its access tokens.
+    SessionId
+);
+
+/// A member's session on one device.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub device: Device,
+    /// How the session was opened; refreshes keep it.
+    pub auth_method: AuthMethod,
+    pub created_at: DateTime<Utc>,
+    /// When the session last logged in or refreshed.
+    pub last_accessed_at: DateTime<Utc>,
+    /// The absolute end: login + maximum lifetime, capped by the membership end.
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct SessionLifetimes {
     pub access_token: Duration,

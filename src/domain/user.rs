@@ -1,29 +1,15 @@
 //! Users as we know them, and the customer profile Hybris gives us at login.
 
+use chrono::{DateTime, Utc};
+
 use super::{Email, Membership};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UserId(pub uuid::Uuid);
+uuid_id!(
+    /// Our id of a member: a UUIDv7, never the upstream customer id.
+    UserId
+);
 
-impl UserId {
-    pub fn new() -> Self {
-        Self(uuid::Uuid::now_v7())
-    }
-}
-
-impl Default for UserId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for UserId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// What the identity provider says about a customer who just authenticated.
+/// What the member directory (Hybris) says about a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerProfile {
     /// Hybris' `customerId` (stable across email changes), else its `uid`.
@@ -32,4 +18,19 @@ pub struct CustomerProfile {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub membership: Option<Membership>,
+}
+
+/// A member: the profile as Hybris last reported it (the membership snapshot), and our own
+/// timestamps.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub membership: Option<Membership>,
+    pub created_at: DateTime<Utc>,
+    /// When the profile snapshot was last written.
+    pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
 }

@@ -9,54 +9,65 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions};
 
+use super::code::ErrorCode;
 use super::{Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
 use crate::auth::partner::PartnerError;
-use crate::auth::{Auth, AuthError, LoginError, Principal, RefreshError, SessionError};
+use crate::auth::{Auth, AuthError, LinkError, LoginError, Principal, RefreshError, SessionError};
 use crate::domain::InactiveReason;
 
-#[derive(Debug, thiserror::Error)]
+/// An error as the client meets it. Display is the client's message, from `ErrorCode` unless
+/// the variant carries more precise words.
+#[derive(Debug)]
 pub enum ApiError {
-    #[error("{message}")]
     BadUserInput {
         field: &'static str,
         message: String,
     },
-    #[error("the email or password is incorrect")]
     InvalidCredentials,
-    #[error("the membership service is unavailable, please try again shortly")]
     UpstreamUnavailable,
-    #[error("the club membership is not active")]
     MembershipInactive(InactiveReason),
-    #[error("{0}")]
+    /// A presented token was refused, or a field needs one.
     Unauthenticated(&'static str),
-    #[error("the refresh token is invalid or has expired")]
     InvalidRefreshToken,
-    #[error("the refresh token was already used; the session has been ended")]
     RefreshTokenReused,
-    #[error("no such session")]
     SessionNotFound,
-    #[error("too many attempts, please wait")]
-    RateLimited { retry_after: std::time::Duration },
-    #[error("no such partner")]
+    RateLimited {
+        retry_after: std::time::Duration,
+    },
     PartnerNotFound,
-    #[error("internal error")]
+    IdentityNotLinked,
+    IdentityInUse,
     Internal(anyhow::Error),
 }
 
-impl ApiError {
-    pub fn code(&self) -> &'static str {
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::BadUserInput { .. } => "BAD_USER_INPUT",
-            Self::InvalidCredentials => "INVALID_CREDENTIALS",
-            Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
-            Self::MembershipInactive(_) => "MEMBERSHIP_INACTIVE",
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
-            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
-            Self::SessionNotFound => "SESSION_NOT_FOUND",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::PartnerNotFound => "PARTNER_NOT_FOUND",
-            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+            Self::BadUserInput { message, .. } => f.write_str(message),
+            Self::Unauthenticated(message) => f.write_str(message),
+            other => f.write_str(other.code().message()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadUserInput { .. } => ErrorCode::BadUserInput,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::UpstreamUnavailable => ErrorCode::UpstreamUnavailable,
+            Self::MembershipInactive(_) => ErrorCode::MembershipInactive,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
+            Self::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            Self::SessionNotFound => ErrorCode::SessionNotFound,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::PartnerNotFound => ErrorCode::PartnerNotFound,
+            Self::IdentityNotLinked => ErrorCode::IdentityNotLinked,
+            Self::IdentityInUse => ErrorCode::IdentityInUse,
+            Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 
@@ -66,7 +77,7 @@ impl ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!(request_id, error = %format!("{cause:#}"), "internal error");
         }
-        let code = self.code();
+        let code = self.code().as_str();
         let retry_after = match &self {
             Self::RateLimited { retry_after } => Some(retry_after.as_secs_f64().ceil() as u64),
             _ => None,
@@ -104,6 +115,7 @@ impl From<LoginError> for ApiError {
             LoginError::UpstreamUnavailable => Self::UpstreamUnavailable,
             LoginError::MembershipInactive(reason) => Self::MembershipInactive(reason),
             LoginError::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            LoginError::IdentityNotLinked => Self::IdentityNotLinked,
             LoginError::Unexpected(e) => Self::Internal(e),
         }
     }
@@ -140,13 +152,23 @@ impl From<PartnerError> for ApiError {
     }
 }
 
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
+impl From<LinkError> for ApiError {
+    fn from(e: LinkError) -> Self {
         match e {
-            AuthError::InvalidToken => Self::Unauthenticated("the access token is invalid"),
+            LinkError::InUse => Self::IdentityInUse,
+            LinkError::Unexpected(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<&AuthError> for ApiError {
+    fn from(e: &AuthError) -> Self {
+        match e {
             AuthError::Expired => Self::Unauthenticated("the access token has expired"),
             AuthError::SessionEnded => Self::Unauthenticated("the session has ended"),
-            AuthError::Unexpected(e) => Self::Internal(e),
+            AuthError::InvalidToken | AuthError::Unexpected(_) => {
+                Self::Unauthenticated("the access token is invalid")
+            }
         }
     }
 }
@@ -167,17 +189,9 @@ pub fn principal(ctx: &Context<'_>) -> async_graphql::Result<Principal> {
             if let Some(flag) = ctx.data_opt::<Unauthorized>() {
                 flag.set();
             }
-            let message = match reason {
-                AuthError::Expired => "the access token has expired",
-                AuthError::SessionEnded => "the session has ended",
-                _ => "the access token is invalid",
-            };
-            Err(ApiError::Unauthenticated(message).extend(ctx))
+            Err(ApiError::from(reason).extend(ctx))
         }
-        _ => Err(ApiError::Unauthenticated(
-            "this field needs an access token (Authorization: Bearer …)",
-        )
-        .extend(ctx)),
+        _ => Err(ApiError::Unauthenticated(ErrorCode::Unauthenticated.message()).extend(ctx)),
     }
 }
 
@@ -221,7 +235,7 @@ pub fn counted<T, E: Into<ApiError>>(
 ) -> async_graphql::Result<T> {
     let result = result.map_err(Into::into);
     if let Some(metrics) = ctx.data_opt::<Arc<crate::metrics::Metrics>>() {
-        let code = result.as_ref().err().map(ApiError::code);
+        let code = result.as_ref().err().map(|e| e.code().as_str());
         counter(metrics)
             .get_or_create(&crate::metrics::Metrics::outcome(code))
             .inc();

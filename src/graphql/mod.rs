@@ -5,6 +5,7 @@
 //! through `error::ApiError`, so each carries its `extensions.code`.
 
 mod account;
+mod code;
 mod error;
 mod partners;
 mod scalars;
@@ -18,6 +19,7 @@ use std::sync::{
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
+pub use code::ErrorCode;
 pub use error::ApiError;
 
 use crate::auth::{Auth, AuthError, Principal};

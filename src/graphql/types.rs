@@ -1,4 +1,4 @@
-//! API output and input types, built from use-case records.
+//! API output and input types, built from domain types (never from store records).
 
 use async_graphql::{Enum, ID, InputObject, SimpleObject};
 use chrono::NaiveDate;
@@ -6,7 +6,6 @@ use chrono::NaiveDate;
 use super::scalars::{Date, DateTime};
 use crate::auth::Issued;
 use crate::domain::{self, device::DeviceFields};
-use crate::store::{SessionRecord, UserRecord};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
@@ -88,7 +87,7 @@ pub struct User {
 }
 
 impl User {
-    pub fn new(user: UserRecord, today: NaiveDate) -> Self {
+    pub fn new(user: domain::User, today: NaiveDate) -> Self {
         Self {
             id: ID(user.id.to_string()),
             email: user.email.as_str().to_owned(),
@@ -121,6 +120,22 @@ pub struct Membership {
     pub active: bool,
 }
 
+/// How a session was opened. New values may be added: clients should accept unknown ones.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum AuthMethod {
+    /// The club shop's email and password.
+    Password,
+}
+
+impl From<domain::AuthMethod> for AuthMethod {
+    fn from(method: domain::AuthMethod) -> Self {
+        match method {
+            domain::AuthMethod::Password => Self::Password,
+        }
+    }
+}
+
 /// A logged-in device.
 #[derive(SimpleObject)]
 pub struct Session {
@@ -135,10 +150,12 @@ pub struct Session {
     pub expires_at: DateTime,
     /// Whether this is the session of the token making the request.
     pub current: bool,
+    /// How the session was opened; refreshes keep it. Access tokens carry it as `amr`.
+    pub auth_method: AuthMethod,
 }
 
 impl Session {
-    pub fn new(session: SessionRecord, current: bool) -> Self {
+    pub fn new(session: domain::Session, current: bool) -> Self {
         Self {
             id: ID(session.id.to_string()),
             device_type: session.device.device_type.map(Into::into),
@@ -148,6 +165,7 @@ impl Session {
             last_accessed_at: DateTime(session.last_accessed_at),
             expires_at: DateTime(session.expires_at),
             current,
+            auth_method: session.auth_method.into(),
         }
     }
 }

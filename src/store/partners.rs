@@ -14,12 +14,13 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    NewOutboxMessage, Store, StoreResult, UserRecord,
+    NewOutboxMessage, Store, StoreResult,
     entities::{partner_tokens, partners, sessions, users},
-    outbox, user_record,
+    outbox,
+    users::to_user,
 };
 use crate::domain::{
-    RefreshTokenHash, UserId,
+    RefreshTokenHash, SessionId, User, UserId,
     partner::{Claim, PartnerId},
 };
 
@@ -39,7 +40,7 @@ pub struct NewPartnerToken<'a> {
     pub hash: &'a RefreshTokenHash,
     pub partner: &'a PartnerId,
     pub user_id: UserId,
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -48,11 +49,11 @@ pub struct NewPartnerToken<'a> {
 #[derive(Debug, Clone)]
 pub struct PartnerTokenRecord {
     pub id: Uuid,
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub replays: i32,
-    pub user: UserRecord,
+    pub user: User,
 }
 
 pub enum Redemption {
@@ -135,7 +136,7 @@ impl Store {
             token_hash: Set(token.hash.as_str().to_owned()),
             partner_id: Set(token.partner.as_str().to_owned()),
             user_id: Set(token.user_id.0),
-            session_id: Set(token.session_id),
+            session_id: Set(token.session_id.0),
             issued_at: Set(token.now),
             expires_at: Set(token.expires_at),
             redeemed_at: Set(None),
@@ -217,11 +218,11 @@ impl Store {
             .ok_or_else(|| sea_orm::DbErr::RecordNotFound("the token's user".into()))?;
         Ok(PartnerTokenRecord {
             id: row.id,
-            session_id: row.session_id,
+            session_id: SessionId(row.session_id),
             issued_at: row.issued_at,
             expires_at: row.expires_at,
             replays: row.replays,
-            user: user_record(user),
+            user: to_user(user),
         })
     }
 }

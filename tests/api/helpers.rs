@@ -4,11 +4,12 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use login_api::{
-    auth::Auth,
+    auth::{Auth, admin::Admin},
     config::Settings,
     ports::ManualClock,
     sim::{self, SimControl, SimUser, algolia::AlgoliaSim},
     startup::Application,
+    store::Store,
 };
 use reqwest::{StatusCode, header::HeaderMap};
 use sea_orm::{ConnectionTrait, Database};
@@ -30,6 +31,10 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub sim: Arc<SimControl>,
     pub auth: Arc<Auth>,
+    /// The operators' use cases, on the app's database and clock.
+    pub admin: Admin,
+    /// The app's database, for looking at rows directly.
+    pub store: Store,
     pub database: TestDatabase,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -150,6 +155,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the application builds");
     let address = format!("http://{}", app.local_addr());
     let auth = app.auth();
+    let (admin, store) = (app.admin(), app.store());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run(async {
         let _ = stopped.await;
@@ -162,6 +168,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         clock,
         sim: control,
         auth,
+        admin,
+        store,
         database,
         shutdown: Some(shutdown),
     }

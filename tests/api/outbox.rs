@@ -21,12 +21,7 @@ fn schema() -> jsonschema::Validator {
 }
 
 async fn delivered(app: &TestApp, sink: Sink) -> i64 {
-    app.auth
-        .store()
-        .outbox_counts(sink)
-        .await
-        .unwrap()
-        .delivered
+    app.store.outbox_counts(sink).await.unwrap().delivered
 }
 
 #[tokio::test]
@@ -38,7 +33,7 @@ async fn a_login_writes_one_index_update_and_one_event_and_a_failed_login_none()
 
     app.login_as(ANNA, None).await;
     for sink in Sink::ALL {
-        let counts = app.auth.store().outbox_counts(sink).await.unwrap();
+        let counts = app.store.outbox_counts(sink).await.unwrap();
         assert_eq!(counts.pending, 1, "{sink:?}");
     }
 }
@@ -163,7 +158,7 @@ async fn sinks_down_during_fifty_logins_lose_nothing_and_deliver_everything_when
         );
     }
     app.eventually("every row to have failed once", || async {
-        let store = app.auth.store();
+        let store = &app.store;
         store.outbox_counts(Sink::EventBus).await.unwrap().retrying == 50
             && store
                 .outbox_counts(Sink::SearchIndex)
@@ -218,7 +213,7 @@ async fn sinks_down_during_fifty_logins_lose_nothing_and_deliver_everything_when
 async fn a_relay_that_dies_mid_delivery_loses_nothing_once_its_lease_runs_out() {
     let app = spawn_app_with(|s| s.relay_enabled = false).await;
     app.login_as(ANNA, None).await;
-    let store = app.auth.store();
+    let store = &app.store;
     let now = app.clock.now();
     // A relay claims both rows and dies before settling them.
     for sink in Sink::ALL {
@@ -255,7 +250,7 @@ async fn two_relays_claiming_at_once_never_hold_the_same_row() {
             app.login_as(&format!("member{i}@example.org"), None).await;
         }
     }
-    let store = app.auth.store();
+    let store = &app.store;
     let now = app.clock.now();
 
     let claim = |relay: &'static str| async move {
@@ -285,7 +280,7 @@ async fn only_the_oldest_pending_index_update_of_a_member_is_claimable() {
     for _ in 0..3 {
         app.login_as(ANNA, None).await;
     }
-    let store = app.auth.store();
+    let store = &app.store;
     let now = app.clock.now();
 
     let first = store
@@ -317,12 +312,7 @@ async fn a_poison_payload_is_parked_dead_after_the_set_attempts_while_others_flo
     }
     app.eventually("the poison to be dead and the rest delivered", || async {
         app.clock.advance(Duration::minutes(20));
-        let counts = app
-            .auth
-            .store()
-            .outbox_counts(Sink::SearchIndex)
-            .await
-            .unwrap();
+        let counts = app.store.outbox_counts(Sink::SearchIndex).await.unwrap();
         counts.dead == 1 && counts.delivered == 3
     })
     .await;
@@ -341,15 +331,13 @@ async fn a_poison_payload_is_parked_dead_after_the_set_attempts_while_others_flo
 
     // Replay makes it pending again (and it fails again, being poison).
     let replayed = app
-        .auth
-        .store()
+        .store
         .replay_dead_outbox(Some(Sink::SearchIndex), app.clock.now())
         .await
         .unwrap();
     assert_eq!(replayed, 1);
     assert_eq!(
-        app.auth
-            .store()
+        app.store
             .outbox_counts(Sink::SearchIndex)
             .await
             .unwrap()
@@ -385,12 +373,7 @@ async fn in_a_partly_failed_batch_only_the_failed_events_are_retried() {
     restarted.clock.set(app.clock.now());
     restarted
         .eventually("the good events to be delivered", || async {
-            let counts = restarted
-                .auth
-                .store()
-                .outbox_counts(Sink::EventBus)
-                .await
-                .unwrap();
+            let counts = restarted.store.outbox_counts(Sink::EventBus).await.unwrap();
             counts.delivered == 2 && counts.retrying == 1
         })
         .await;
@@ -475,7 +458,7 @@ fn the_sample_event_for_analytics_matches_the_schema() {
 async fn delivered_rows_are_purged_after_a_week_and_pending_ones_never() {
     let app = spawn_app_with(|s| s.relay_enabled = false).await;
     app.login_as(ANNA, None).await;
-    let store = app.auth.store();
+    let store = &app.store;
     let now = app.clock.now();
     let claimed = store
         .claim_outbox(
@@ -501,8 +484,7 @@ async fn delivered_rows_are_purged_after_a_week_and_pending_ones_never() {
     app.auth.purge_expired(100).await.unwrap();
 
     assert_eq!(
-        app.auth
-            .store()
+        app.store
             .outbox_counts(Sink::SearchIndex)
             .await
             .unwrap()
@@ -510,8 +492,7 @@ async fn delivered_rows_are_purged_after_a_week_and_pending_ones_never() {
         0
     );
     assert_eq!(
-        app.auth
-            .store()
+        app.store
             .outbox_counts(Sink::EventBus)
             .await
             .unwrap()

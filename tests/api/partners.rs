@@ -4,9 +4,8 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 use login_api::{
-    auth::partner::admin::{self, NewPartner},
+    auth::admin::NewPartner,
     domain::partner::{Claim, PartnerId},
-    ports::Clock,
 };
 use serde_json::{Value, json};
 
@@ -16,20 +15,17 @@ const MINT: &str =
     "mutation($p: ID!) { createPartnerToken(partnerId: $p) { token expiresAt partnerId } }";
 
 async fn add_partner(app: &TestApp, id: &str, claims: &[Claim]) -> String {
-    admin::add(
-        app.auth.store(),
-        NewPartner {
+    app.admin
+        .add_partner(NewPartner {
             id: PartnerId::parse(id).unwrap(),
             display_name: format!("Partner {id}"),
             allowed_claims: claims.to_vec(),
             token_ttl_secs: 900,
-        },
-        app.clock.now(),
-    )
-    .await
-    .unwrap()
-    .expose()
-    .to_owned()
+        })
+        .await
+        .unwrap()
+        .expose()
+        .to_owned()
 }
 
 async fn mint(app: &TestApp, access_token: &str, partner: &str) -> crate::helpers::Response {
@@ -208,13 +204,10 @@ async fn wrong_partner_credentials_get_a_401() {
         r#"Basic realm="partner""#
     );
 
-    admin::disable(
-        app.auth.store(),
-        &PartnerId::parse("rides-pwa").unwrap(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
+    app.admin
+        .disable_partner(&PartnerId::parse("rides-pwa").unwrap())
+        .await
+        .unwrap();
     assert_eq!(introspect(&app, "rides-pwa", &secret, &token).await.0, 401);
     // The token was never consumed by the failed attempts.
 }
@@ -353,25 +346,19 @@ async fn minting_needs_a_member_and_a_known_active_partner_and_is_rate_limited()
             "{unknown}"
         );
     }
-    admin::add(
-        app.auth.store(),
-        NewPartner {
+    app.admin
+        .add_partner(NewPartner {
             id: PartnerId::parse("gone").unwrap(),
             display_name: "Gone".into(),
             allowed_claims: vec![],
             token_ttl_secs: 60,
-        },
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    admin::disable(
-        app.auth.store(),
-        &PartnerId::parse("gone").unwrap(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
+        })
+        .await
+        .unwrap();
+    app.admin
+        .disable_partner(&PartnerId::parse("gone").unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         mint(&app, access(&login), "gone").await.code(),
         Some("PARTNER_NOT_FOUND")

@@ -1,0 +1,188 @@
+//! Sign-in, for every method: credential → verifier → verified identity → member → session.
+//!
+//! Design (after Kratos's strategies and Supabase Auth's providers): each method is a
+//! `CredentialVerifier` that knows only its credential; the flow around it is written once here.
+//! `sign_in` reads like that flow: parse, charge the rate limits, verify, resolve the member,
+//! then `open_session`, the shared tail (membership rule, user upsert, one session per device,
+//! refresh token, outbox rows, our tokens). A member comes only from the member directory
+//! (Hybris); any other identity must already be linked to one.
+
+mod password;
+
+use std::net::IpAddr;
+
+use crate::domain::{
+    Device, InactiveReason, Membership, RefreshToken, VerifiedIdentity, device::DeviceFields,
+    membership::today_in,
+};
+use crate::ports::{CredentialVerifier, IdpError};
+use crate::store::{LoginMember, NewLogin};
+
+use super::limits::Settle;
+use super::side_effects::login_side_effects;
+use super::{Auth, Issued, LoginError};
+
+pub use password::{LoginRequest, PasswordCredential, PasswordVerifier};
+
+/// What every sign-in carries beside its credential.
+#[derive(Debug, Clone, Default)]
+pub struct SignInContext {
+    pub device: DeviceFields,
+    /// The caller's address, for the IP backstop limit; `None` when unknown.
+    pub client_ip: Option<IpAddr>,
+}
+
+/// The member a verified identity signs in.
+enum Member<'a> {
+    /// Just read from the member directory: decided on that fresh profile and upserted.
+    FromDirectory(&'a crate::domain::CustomerProfile),
+    /// Linked to the identity: decided on the stored profile snapshot.
+    Linked(crate::domain::User),
+}
+
+impl Member<'_> {
+    fn membership(&self) -> Option<&Membership> {
+        match self {
+            Self::FromDirectory(profile) => profile.membership.as_ref(),
+            Self::Linked(user) => user.membership.as_ref(),
+        }
+    }
+}
+
+impl Auth {
+    /// Signs in through `verifier`: the whole flow for any method.
+    #[tracing::instrument(
+        name = "sign_in",
+        skip_all,
+        fields(method = verifier.method().as_str(), user_id, session_id, first_login)
+    )]
+    pub async fn sign_in<V: CredentialVerifier + ?Sized>(
+        &self,
+        verifier: &V,
+        credential: V::Credential,
+        context: SignInContext,
+    ) -> Result<Issued, LoginError> {
+        let device = Device::parse(context.device)?;
+        let subject = verifier.login_subject(&credential);
+        let charged = self
+            .admit_login(&subject, device.device_id.as_deref(), context.client_ip)
+            .await?;
+        let identity = match verifier.verify(&credential).await {
+            Ok(identity) => identity,
+            Err(error) => {
+                let error = refused(error);
+                let outcome = match error {
+                    LoginError::InvalidCredentials => Settle::WrongPassword,
+                    _ => Settle::Other,
+                };
+                self.settle_login(charged, outcome).await;
+                return Err(error);
+            }
+        };
+        // The credential was right, whatever follows.
+        self.settle_login(charged, Settle::Succeeded).await;
+
+        let member = self.resolve_member(&identity).await?;
+        self.open_session(verifier.method(), &identity, member, &device)
+            .await
+    }
+
+    async fn resolve_member<'a>(
+        &self,
+        identity: &'a VerifiedIdentity,
+    ) -> Result<Member<'a>, LoginError> {
+        if let Some(profile) = &identity.directory_profile
+            && identity.provider.is_member_directory()
+        {
+            return Ok(Member::FromDirectory(profile));
+        }
+        self.store
+            .user_by_identity(&identity.provider, &identity.subject)
+            .await?
+            .map(Member::Linked)
+            .ok_or_else(|| {
+                tracing::info!(
+                    provider = identity.provider.as_str(),
+                    "sign-in refused: identity not linked to a member"
+                );
+                LoginError::IdentityNotLinked
+            })
+    }
+
+    /// The shared tail: membership rule, then one transaction for the member, the identity,
+    /// the session, its refresh token and the outbox rows; then our tokens.
+    async fn open_session(
+        &self,
+        method: crate::domain::AuthMethod,
+        identity: &VerifiedIdentity,
+        member: Member<'_>,
+        device: &Device,
+    ) -> Result<Issued, LoginError> {
+        let now = self.clock.now();
+        let today = today_in(self.timezone, now);
+        let membership = Membership::check(member.membership(), today).map_err(inactive)?;
+        let session_expires_at = self
+            .lifetimes
+            .session_expires_at(now, membership.ends_at(self.timezone));
+        let refresh_token = RefreshToken::generate();
+        let refresh_token_expires_at = self
+            .lifetimes
+            .refresh_token_expires_at(now, session_expires_at);
+        let record = self
+            .store
+            .record_login(NewLogin {
+                member: match &member {
+                    Member::FromDirectory(profile) => LoginMember::Directory(profile),
+                    Member::Linked(user) => LoginMember::Linked(user.id),
+                },
+                identity: (&identity.provider, &identity.subject),
+                method,
+                device,
+                now,
+                session_expires_at,
+                refresh_token: &refresh_token.hash(),
+                refresh_token_expires_at,
+                side_effects: &|record| login_side_effects(record, today),
+            })
+            .await?
+            .ok_or(LoginError::IdentityNotLinked)?;
+        self.outbox_written.notify_waiters();
+
+        let span = tracing::Span::current();
+        span.record("user_id", tracing::field::display(record.user.id));
+        span.record("session_id", tracing::field::display(record.session.id));
+        span.record("first_login", record.first_login);
+        tracing::info!("login succeeded");
+        Ok(self.issue(
+            record.user,
+            record.session,
+            refresh_token,
+            refresh_token_expires_at,
+            now,
+        )?)
+    }
+}
+
+fn inactive(reason: InactiveReason) -> LoginError {
+    tracing::info!(
+        reason = reason.as_str(),
+        "login refused: membership not active"
+    );
+    LoginError::MembershipInactive(reason)
+}
+
+fn refused(error: IdpError) -> LoginError {
+    match error {
+        IdpError::InvalidCredentials => {
+            tracing::info!("login refused: invalid credentials");
+            LoginError::InvalidCredentials
+        }
+        IdpError::Unavailable(reason) => {
+            tracing::warn!(%reason, "login failed: upstream unavailable");
+            LoginError::UpstreamUnavailable
+        }
+        IdpError::Unexpected(error) => {
+            LoginError::Unexpected(error.context("verifying the credential"))
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Email and password, checked by the member directory (Hybris), which then reads the profile.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    AuthMethod, Email, LoginSubject, Password, VerifiedIdentity, device::DeviceFields,
+};
+use crate::ports::{CredentialVerifier, IdpError, MemberDirectory, PasswordChecker};
+
+use super::super::{Auth, Issued, LoginError};
+use super::SignInContext;
+
+/// A password login as the API receives it.
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    pub device: DeviceFields,
+    /// The caller's address, for the IP backstop limit; `None` when unknown.
+    pub client_ip: Option<std::net::IpAddr>,
+}
+
+/// An email and password that parsed.
+pub struct PasswordCredential {
+    pub email: Email,
+    pub password: Password,
+}
+
+/// The password method: the password check, then the profile read with what it granted (OCC
+/// reads `users/current` with the member's own token).
+pub struct PasswordVerifier {
+    pub checker: Arc<dyn PasswordChecker>,
+    pub directory: Arc<dyn MemberDirectory>,
+}
+
+#[async_trait]
+impl CredentialVerifier for PasswordVerifier {
+    type Credential = PasswordCredential;
+
+    fn method(&self) -> AuthMethod {
+        AuthMethod::Password
+    }
+
+    fn login_subject(&self, credential: &PasswordCredential) -> LoginSubject {
+        LoginSubject::Email(credential.email.clone())
+    }
+
+    async fn verify(&self, credential: &PasswordCredential) -> Result<VerifiedIdentity, IdpError> {
+        let grant = self
+            .checker
+            .check_password(&credential.email, &credential.password)
+            .await?;
+        let profile = self.directory.current_member(&grant).await?;
+        Ok(VerifiedIdentity::from_directory(profile))
+    }
+}
+
+impl Auth {
+    /// Logs a member in with the club shop's email and password.
+    pub async fn login(&self, request: LoginRequest) -> Result<Issued, LoginError> {
+        // Parse everything before anything leaves the process.
+        let credential = PasswordCredential {
+            email: Email::parse(&request.email)?,
+            password: Password::parse(&request.password)?,
+        };
+        let context = SignInContext {
+            device: request.device,
+            client_ip: request.client_ip,
+        };
+        self.sign_in(self.password.as_ref(), credential, context)
+            .await
+    }
+}

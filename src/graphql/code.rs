@@ -1,0 +1,78 @@
+//! The error codes of the API contract (`errors[].extensions.code`) and the message each says
+//! to a client, written once for the GraphQL errors and the HTTP endpoints alike.
+//!
+//! Names are fixed: apps switch on them. Add codes; never rename one.
+
+/// A code a client can meet, with its client-facing message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The HTTP request is not a GraphQL request (media type, body): HTTP 400/415.
+    BadRequest,
+    /// A GraphQL document or an input value was refused; `extensions.field` names the field.
+    BadUserInput,
+    InvalidCredentials,
+    UpstreamUnavailable,
+    /// `extensions.reason`: `EXPIRED`, `NOT_STARTED` or `NO_MEMBERSHIP`.
+    MembershipInactive,
+    /// HTTP 401 with `WWW-Authenticate` when a presented token was refused.
+    Unauthenticated,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    SessionNotFound,
+    /// `extensions.retryAfter` in seconds; HTTP 429 when nothing else ran.
+    RateLimited,
+    PartnerNotFound,
+    /// A verified sign-in that is linked to no member.
+    IdentityNotLinked,
+    /// An identity already linked to another member.
+    IdentityInUse,
+    /// `extensions.requestId` to quote; the cause is in the log under it.
+    InternalServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "BAD_REQUEST",
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            Self::MembershipInactive => "MEMBERSHIP_INACTIVE",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::SessionNotFound => "SESSION_NOT_FOUND",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::PartnerNotFound => "PARTNER_NOT_FOUND",
+            Self::IdentityNotLinked => "IDENTITY_NOT_LINKED",
+            Self::IdentityInUse => "IDENTITY_IN_USE",
+            Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// What the client reads; call sites with more precise words (which field, which header)
+    /// give their own for `BadRequest`, `BadUserInput` and `Unauthenticated`.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::BadRequest => "the request is not a GraphQL request",
+            Self::BadUserInput => "the input is invalid",
+            // Same words whether or not the email exists.
+            Self::InvalidCredentials => "the email or password is incorrect",
+            Self::UpstreamUnavailable => {
+                "the membership service is unavailable, please try again shortly"
+            }
+            Self::MembershipInactive => "the club membership is not active",
+            Self::Unauthenticated => "this field needs an access token (Authorization: Bearer …)",
+            Self::InvalidRefreshToken => "the refresh token is invalid or has expired",
+            Self::RefreshTokenReused => {
+                "the refresh token was already used; the session has been ended"
+            }
+            Self::SessionNotFound => "no such session",
+            Self::RateLimited => "too many attempts, please wait",
+            Self::PartnerNotFound => "no such partner",
+            Self::IdentityNotLinked => "this sign-in is not linked to a club member",
+            Self::IdentityInUse => "this account is linked to another member",
+            Self::InternalServerError => "internal error",
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! `/graphql`: POST executes one operation; GET serves GraphiQL and never executes anything.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{ConnectInfo, RawQuery, State},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use tracing::Instrument;
+
+use super::{AppState, REQUEST_ID, client_ip, graphiql, operation_limits};
+use crate::auth::AuthError;
+use crate::graphql::{Caller, ClientIp, ErrorCode, LoginOnce, RequestId, Throttled, Unauthorized};
+
+pub async fn graphql(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !is_json(&headers) {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the GraphQL request as JSON with Content-Type: application/json".into(),
+        );
+    }
+    // One operation per request: a JSON array (batch) is refused like any other bad body.
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not a GraphQL request: {error}"),
+            );
+        }
+    };
+    let operation = match operation_limits::check(&request.query, &state.settings) {
+        Ok(operation) => operation,
+        Err(message) => return graphql_error_response(message),
+    };
+    let started = std::time::Instant::now();
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let caller = match bearer_token(&headers) {
+        None => Caller::Anonymous,
+        Some(Err(())) => Caller::Rejected(AuthError::InvalidToken),
+        Some(Ok(token)) => match state.auth.authenticate(token).await {
+            Ok(principal) => Caller::Authenticated(principal),
+            Err(AuthError::Unexpected(error)) => {
+                tracing::error!(request_id, error = %format!("{error:#}"), "authenticating a request failed");
+                return internal_error(&request_id);
+            }
+            Err(reason) => Caller::Rejected(reason),
+        },
+    };
+    let unauthorized = Unauthorized::default();
+    let throttled = Throttled::default();
+    let request = request
+        .data(caller)
+        .data(unauthorized.clone())
+        .data(throttled.clone())
+        .data(LoginOnce::default())
+        .data(ClientIp(Some(client_ip::resolve(
+            peer.ip(),
+            &headers,
+            &state.settings.trusted_proxies,
+        ))))
+        .data(RequestId(request_id));
+    // Our own span: async-graphql's tracing extension records the query text and variables,
+    // which may hold a password.
+    let mut response = state
+        .schema
+        .execute(request)
+        .instrument(tracing::info_span!("graphql.execute", operation))
+        .await;
+    // Parse, validation and variable errors come from async-graphql without a code: they are
+    // all the client's input. Resolver errors always carry theirs (see `graphql::error`).
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", ErrorCode::BadUserInput.as_str());
+        }
+    }
+    let refused_whole = response.data == async_graphql::Value::Null;
+    let response = graphql_response(response, &headers);
+    state
+        .metrics
+        .http_latency
+        .get_or_create(&crate::metrics::Operation {
+            operation: operation.to_owned(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    if unauthorized.is_set() {
+        return with_status(
+            response,
+            StatusCode::UNAUTHORIZED,
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+        );
+    }
+    if let Some(seconds) = throttled.retry_after().filter(|_| refused_whole) {
+        return with_status(
+            response,
+            StatusCode::TOO_MANY_REQUESTS,
+            header::RETRY_AFTER,
+            HeaderValue::from(seconds),
+        );
+    }
+    response
+}
+
+/// The media type the client asked for (GraphQL over HTTP): `application/graphql-response+json`
+/// when it accepts it, else `application/json`. With the former, a request error (the document
+/// did not parse or validate, no field ran) is a 400 without a `data` entry.
+fn graphql_response(response: async_graphql::Response, headers: &HeaderMap) -> Response {
+    const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let wants_graphql_json = accept
+        .split(',')
+        .any(|media| media.split(';').next().unwrap_or("").trim() == GRAPHQL_RESPONSE_JSON);
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| serde_json::json!({}));
+    let (status, content_type) = if wants_graphql_json {
+        if request_error && let Some(object) = body.as_object_mut() {
+            object.remove("data");
+        }
+        let status = if request_error {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        (status, GRAPHQL_RESPONSE_JSON)
+    } else {
+        (StatusCode::OK, "application/json")
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn with_status(
+    response: Response,
+    status: StatusCode,
+    name: HeaderName,
+    value: HeaderValue,
+) -> Response {
+    let (mut parts, body) = response.into_parts();
+    parts.status = status;
+    parts.headers.insert(name, value);
+    Response::from_parts(parts, body)
+}
+
+/// `None` without an `Authorization` header; `Err` when it is not a usable bearer token.
+fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 8192);
+    Some(token.ok_or(()))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// An error outside execution, in the GraphQL error shape: `{"errors": [{message, extensions}]}`.
+pub(super) fn error_response(
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+    request_id: Option<&str>,
+) -> Response {
+    let mut extensions = serde_json::json!({"code": code.as_str()});
+    if let Some(id) = request_id {
+        extensions["requestId"] = id.into();
+    }
+    (
+        status,
+        Json(serde_json::json!({"errors": [{"message": message, "extensions": extensions}]})),
+    )
+        .into_response()
+}
+
+/// A request we could not even read as GraphQL.
+fn request_error(status: StatusCode, message: String) -> Response {
+    error_response(status, ErrorCode::BadRequest, &message, None)
+}
+
+/// A document refused before execution (too many aliases or root fields).
+fn graphql_error_response(message: String) -> Response {
+    error_response(StatusCode::OK, ErrorCode::BadUserInput, &message, None)
+}
+
+fn internal_error(request_id: &str) -> Response {
+    let code = ErrorCode::InternalServerError;
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        code,
+        code.message(),
+        Some(request_id),
+    )
+}
+
+/// GraphiQL for people; never an operation: GET must not execute anything, least a mutation.
+pub async fn graphiql(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    if query.is_some_and(|q| q.split('&').any(|pair| pair.starts_with("query="))) {
+        let mut response = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "operations are accepted only by POST with a JSON body".into(),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    if !state.settings.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    graphiql::page()
+}

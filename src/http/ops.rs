@@ -1,0 +1,69 @@
+//! For operators and other services: liveness, readiness, Prometheus metrics, the JWK Set.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::AppState;
+
+/// Prometheus text; the database gauges are read now.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match state.auth.gauges().await {
+        Ok(gauges) => {
+            state.metrics.live_sessions.set(gauges.live_sessions);
+            for (sink, counts) in gauges.outbox {
+                for (state_name, value) in [
+                    ("pending", counts.pending),
+                    ("retrying", counts.retrying),
+                    ("dead", counts.dead),
+                    ("delivered", counts.delivered),
+                ] {
+                    state
+                        .metrics
+                        .outbox
+                        .get_or_create(&crate::metrics::SinkState {
+                            sink: sink.as_str(),
+                            state: state_name,
+                        })
+                        .set(value);
+                }
+            }
+        }
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "reading the gauges for metrics failed")
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.auth.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.auth.tokens().jwks().clone()),
+    )
+        .into_response()
+}

@@ -1,0 +1,187 @@
+//! A sign-in's writes, all or nothing: the member, the identity used, this device's previous
+//! session ended, the new session, its first refresh token, and the outbox rows describing it.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::{Expr, OnConflict},
+};
+use uuid::Uuid;
+
+use super::{
+    NewOutboxMessage, Store, StoreResult,
+    entities::{sessions, users},
+    identities, outbox, refresh_tokens,
+    sessions::to_session,
+    users::to_user,
+};
+use crate::domain::{
+    AuthMethod, CustomerProfile, Device, Provider, RefreshTokenHash, Session, User, UserId,
+};
+
+/// Whose session a sign-in opens.
+pub enum LoginMember<'a> {
+    /// The member directory has just read this profile: upsert the member from it.
+    Directory(&'a CustomerProfile),
+    /// A member known through a linked identity; the stored profile snapshot stays as it is.
+    Linked(UserId),
+}
+
+/// Everything a successful sign-in writes, in one transaction.
+pub struct NewLogin<'a> {
+    pub member: LoginMember<'a>,
+    /// The identity that signed in: (provider, subject).
+    pub identity: (&'a Provider, &'a str),
+    pub method: AuthMethod,
+    pub device: &'a Device,
+    pub now: DateTime<Utc>,
+    pub session_expires_at: DateTime<Utc>,
+    pub refresh_token: &'a RefreshTokenHash,
+    pub refresh_token_expires_at: DateTime<Utc>,
+    /// The side effects of this login, built from what was written; stored in the same
+    /// transaction.
+    pub side_effects: &'a (dyn Fn(&LoginRecord) -> Vec<NewOutboxMessage> + Send + Sync),
+}
+
+pub struct LoginRecord {
+    pub user: User,
+    pub session: Session,
+    pub first_login: bool,
+}
+
+impl Store {
+    /// Records the sign-in; `None` when a linked identity was unlinked meanwhile (nothing is
+    /// written then).
+    #[tracing::instrument(name = "db.record_login", skip_all)]
+    pub async fn record_login(&self, login: NewLogin<'_>) -> StoreResult<Option<LoginRecord>> {
+        let NewLogin {
+            device,
+            now,
+            identity: (provider, subject),
+            ..
+        } = login;
+        let txn = self.db.begin().await?;
+        let (user, first_login) = match login.member {
+            LoginMember::Directory(profile) => {
+                let new_id = Uuid::now_v7();
+                let user = upsert_member(&txn, new_id, profile, now).await?;
+                identities::upsert_directory_identity(
+                    &txn,
+                    UserId(user.id),
+                    provider,
+                    subject,
+                    now,
+                )
+                .await?;
+                let first_login = user.id == new_id;
+                (user, first_login)
+            }
+            LoginMember::Linked(user_id) => {
+                if !identities::touch_linked_identity(&txn, user_id, provider, subject, now).await?
+                {
+                    txn.rollback().await?;
+                    return Ok(None);
+                }
+                let mut touched = users::Entity::update_many()
+                    .col_expr(users::Column::LastLoginAt, Expr::value(now))
+                    .filter(users::Column::Id.eq(user_id.0))
+                    .exec_with_returning(&txn)
+                    .await?;
+                let Some(user) = touched.pop() else {
+                    txn.rollback().await?;
+                    return Ok(None);
+                };
+                (user, false)
+            }
+        };
+
+        if let Some(device_id) = &device.device_id {
+            sessions::Entity::update_many()
+                .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+                .filter(sessions::Column::UserId.eq(user.id))
+                .filter(sessions::Column::DeviceId.eq(device_id.as_str()))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await?;
+        }
+
+        let session = sessions::Entity::insert(sessions::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user.id),
+            device_id: Set(device.device_id.clone()),
+            device_type: Set(device.device_type.map(|t| t.as_str().to_owned())),
+            device_name: Set(device.device_name.clone()),
+            platform: Set(device.platform.clone()),
+            platform_version: Set(device.platform_version.clone()),
+            app_version: Set(device.app_version.clone()),
+            push_token: Set(device.push_token.clone()),
+            auth_method: Set(login.method.as_str().to_owned()),
+            created_at: Set(now),
+            last_accessed_at: Set(now),
+            expires_at: Set(login.session_expires_at),
+            revoked_at: Set(None),
+        })
+        .exec_with_returning(&txn)
+        .await?;
+        refresh_tokens::insert(
+            &txn,
+            login.refresh_token,
+            session.id,
+            None,
+            now,
+            login.refresh_token_expires_at,
+        )
+        .await?;
+
+        let record = LoginRecord {
+            user: to_user(user),
+            session: to_session(session),
+            first_login,
+        };
+        outbox::insert(&txn, now, (login.side_effects)(&record)).await?;
+        txn.commit().await?;
+        Ok(Some(record))
+    }
+}
+
+/// One statement, so concurrent first logins of one member create one user.
+async fn upsert_member(
+    txn: &sea_orm::DatabaseTransaction,
+    new_id: Uuid,
+    profile: &CustomerProfile,
+    now: DateTime<Utc>,
+) -> StoreResult<users::Model> {
+    let membership = profile.membership.as_ref();
+    Ok(users::Entity::insert(users::ActiveModel {
+        id: Set(new_id),
+        upstream_customer_id: Set(profile.customer_id.clone()),
+        email: Set(profile.email.as_str().to_owned()),
+        first_name: Set(profile.first_name.clone()),
+        last_name: Set(profile.last_name.clone()),
+        membership_number: Set(membership.map(|m| m.number.clone())),
+        membership_start_date: Set(membership.map(|m| m.start_date)),
+        membership_end_date: Set(membership.map(|m| m.end_date)),
+        chapter: Set(membership.and_then(|m| m.chapter.clone())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_login_at: Set(Some(now)),
+    })
+    .on_conflict(
+        OnConflict::column(users::Column::UpstreamCustomerId)
+            .update_columns([
+                users::Column::Email,
+                users::Column::FirstName,
+                users::Column::LastName,
+                users::Column::MembershipNumber,
+                users::Column::MembershipStartDate,
+                users::Column::MembershipEndDate,
+                users::Column::Chapter,
+                users::Column::UpdatedAt,
+                users::Column::LastLoginAt,
+            ])
+            .to_owned(),
+    )
+    .exec_with_returning(txn)
+    .await?)
+}

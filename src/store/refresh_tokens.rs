@@ -1,0 +1,166 @@
+//! Refresh tokens: stored as hashes, single use, each successor chained to its parent.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use super::{
+    Store, StoreResult,
+    entities::{refresh_tokens, sessions, users},
+    sessions::to_session,
+    users::to_user,
+};
+use crate::domain::{RefreshTokenHash, Session, User, refresh_token::RotationNonce};
+
+/// A stored refresh token with its session and user, as read before a rotation.
+pub struct RefreshTokenRecord {
+    pub id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub used: Option<UsedRefreshToken>,
+    pub session: Session,
+    pub user: User,
+}
+
+#[derive(Debug, Clone)]
+pub struct UsedRefreshToken {
+    pub used_at: DateTime<Utc>,
+    pub nonce: RotationNonce,
+}
+
+pub struct Successor<'a> {
+    pub nonce: &'a RotationNonce,
+    pub hash: &'a RefreshTokenHash,
+    pub expires_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+pub enum Claim {
+    /// This caller used the token; the successor is stored and the session touched.
+    Won,
+    /// Someone used it first (now or earlier).
+    AlreadyUsed(UsedRefreshToken),
+    /// The session was revoked between reading and claiming.
+    SessionGone,
+}
+
+impl Store {
+    #[tracing::instrument(name = "db.find_refresh_token", skip_all)]
+    pub async fn find_refresh_token(
+        &self,
+        hash: &RefreshTokenHash,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        let Some(token) = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(hash.as_str()))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(session) = sessions::Entity::find_by_id(token.session_id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(user) = users::Entity::find_by_id(session.user_id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(RefreshTokenRecord {
+            id: token.id,
+            expires_at: token.expires_at,
+            used: used(&token),
+            session: to_session(session),
+            user: to_user(user),
+        }))
+    }
+
+    /// Marks the token used if nobody did yet and, in the same transaction, stores its
+    /// successor and touches the session. The `WHERE used_at IS NULL` decides the race.
+    #[tracing::instrument(name = "db.claim_refresh_token", skip_all)]
+    pub async fn claim_refresh_token(
+        &self,
+        token: &RefreshTokenRecord,
+        successor: Successor<'_>,
+    ) -> StoreResult<Claim> {
+        let txn = self.db.begin().await?;
+        let claimed = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(successor.now))
+            .col_expr(
+                refresh_tokens::Column::RotationNonce,
+                Expr::value(successor.nonce.as_str()),
+            )
+            .filter(refresh_tokens::Column::Id.eq(token.id))
+            .filter(refresh_tokens::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if claimed == 0 {
+            let row = refresh_tokens::Entity::find_by_id(token.id)
+                .one(&txn)
+                .await?;
+            txn.rollback().await?;
+            return Ok(match row.as_ref().and_then(used) {
+                Some(used) => Claim::AlreadyUsed(used),
+                None => Claim::SessionGone,
+            });
+        }
+        let touched = sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastAccessedAt, Expr::value(successor.now))
+            .filter(sessions::Column::Id.eq(token.session.id.0))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if touched == 0 {
+            txn.rollback().await?;
+            return Ok(Claim::SessionGone);
+        }
+        insert(
+            &txn,
+            successor.hash,
+            token.session.id.0,
+            Some(token.id),
+            successor.now,
+            successor.expires_at,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Claim::Won)
+    }
+}
+
+/// Stores a new, unused token of `session_id`.
+pub(super) async fn insert(
+    db: &impl sea_orm::ConnectionTrait,
+    hash: &RefreshTokenHash,
+    session_id: Uuid,
+    parent_id: Option<Uuid>,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        token_hash: Set(hash.as_str().to_owned()),
+        session_id: Set(session_id),
+        parent_id: Set(parent_id),
+        issued_at: Set(now),
+        used_at: Set(None),
+        rotation_nonce: Set(None),
+        expires_at: Set(expires_at),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+fn used(token: &refresh_tokens::Model) -> Option<UsedRefreshToken> {
+    Some(UsedRefreshToken {
+        used_at: token.used_at?,
+        nonce: RotationNonce::from_stored(token.rotation_nonce.clone()?),
+    })
+}

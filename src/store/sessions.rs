@@ -1,0 +1,117 @@
+//! Sessions: one per device and login, ended by setting `revoked_at`.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+
+use super::{Store, StoreResult, entities::sessions};
+use crate::domain::{AuthMethod, Device, DeviceType, Session, SessionId, UserId};
+
+/// Which of a user's sessions a logout ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Sessions {
+    Only(SessionId),
+    AllExcept(SessionId),
+    All,
+}
+
+impl Store {
+    /// One primary-key lookup: the check behind every authenticated request.
+    #[tracing::instrument(name = "db.session", skip_all)]
+    pub async fn session(&self, id: SessionId) -> StoreResult<Option<Session>> {
+        Ok(sessions::Entity::find_by_id(id.0)
+            .one(&self.db)
+            .await?
+            .map(to_session))
+    }
+
+    /// The user's sessions that are neither revoked, expired nor idle past `idle_since`.
+    #[tracing::instrument(name = "db.live_sessions", skip_all)]
+    pub async fn live_sessions(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+        idle_since: DateTime<Utc>,
+    ) -> StoreResult<Vec<Session>> {
+        Ok(sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user_id.0))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .filter(sessions::Column::LastAccessedAt.gt(idle_since))
+            .order_by_desc(sessions::Column::CreatedAt)
+            .order_by_desc(sessions::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_session)
+            .collect())
+    }
+
+    /// Sessions neither revoked, expired nor idle: the live-sessions gauge.
+    pub async fn count_live_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle_since: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        use sea_orm::PaginatorTrait;
+        Ok(sessions::Entity::find()
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .filter(sessions::Column::LastAccessedAt.gt(idle_since))
+            .count(&self.db)
+            .await? as i64)
+    }
+
+    /// Revokes the user's sessions in `which` that are not revoked yet; returns how many.
+    #[tracing::instrument(name = "db.revoke_sessions", skip_all)]
+    pub async fn revoke_sessions(
+        &self,
+        user_id: UserId,
+        which: Sessions,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let update = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .filter(sessions::Column::UserId.eq(user_id.0))
+            .filter(sessions::Column::RevokedAt.is_null());
+        let update = match which {
+            Sessions::Only(id) => update.filter(sessions::Column::Id.eq(id.0)),
+            Sessions::AllExcept(id) => update.filter(sessions::Column::Id.ne(id.0)),
+            Sessions::All => update,
+        };
+        Ok(update.exec(&self.db).await?.rows_affected)
+    }
+
+    /// Ends one session whatever its owner: reuse detected, lifetime exceeded, membership over.
+    #[tracing::instrument(name = "db.end_session", skip_all)]
+    pub async fn end_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .filter(sessions::Column::Id.eq(id.0))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+pub(super) fn to_session(session: sessions::Model) -> Session {
+    Session {
+        id: SessionId(session.id),
+        user_id: UserId(session.user_id),
+        device: Device {
+            device_id: session.device_id,
+            device_type: session.device_type.as_deref().and_then(DeviceType::parse),
+            device_name: session.device_name,
+            platform: session.platform,
+            platform_version: session.platform_version,
+            app_version: session.app_version,
+            push_token: session.push_token,
+        },
+        // Written by this release or an older one (which only knew passwords).
+        auth_method: AuthMethod::parse(&session.auth_method).unwrap_or(AuthMethod::Password),
+        created_at: session.created_at,
+        last_accessed_at: session.last_accessed_at,
+        expires_at: session.expires_at,
+        revoked_at: session.revoked_at,
+    }
+}
