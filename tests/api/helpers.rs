@@ -97,6 +97,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts everything; `configure` may change any setting before the app is built.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(TestDatabase::create().await, configure).await
+}
+
+/// Like [`spawn_app_with`], on a database the test prepared (for example, one an earlier
+/// release's migrations and rows are in).
+pub async fn spawn_app_on(
+    database: TestDatabase,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let start: DateTime<Utc> = Utc::now().trunc_subsecs(0);
     let clock = ManualClock::new(start);
 
@@ -129,7 +138,6 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         algolia_hosts.push(reqwest::Url::parse(&format!("http://{addr}")).unwrap());
     }
 
-    let database = TestDatabase::create().await;
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
     settings.listen_addr = "127.0.0.1:0".parse().unwrap();
     settings.database_url = Some(database.url.clone());
@@ -308,7 +316,7 @@ enum Cleanup {
 }
 
 impl TestDatabase {
-    async fn create() -> Self {
+    pub async fn create() -> Self {
         match std::env::var("TEST_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())

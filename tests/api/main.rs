@@ -6,6 +6,7 @@ mod helpers;
 
 mod abuse;
 mod access;
+mod architecture;
 mod binary;
 mod fuzz;
 mod health;
@@ -18,3 +19,5 @@ mod partners;
 mod refresh;
 mod schema;
 mod sessions;
+mod sign_in;
+mod upgrade;
