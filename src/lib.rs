@@ -5,17 +5,24 @@
 //! tokens and rotating refresh tokens.
 //!
 //! # Layout
-//! - [`domain`]: types that parse instead of validate, and the membership and lifetime rules.
-//! - [`auth`]: the use cases — login, refresh, logout, authenticate — and JWT keys.
-//! - [`ports`]: the small traits the use cases need (identity provider, clock).
-//! - [`adapters`]: ports implemented over real technology: Hybris, Algolia, EventBridge, log sinks.
-//! - [`store`]: persistence with sea-orm, one transaction per business operation; the outbox.
+//! Imports go one way (`tests/api/architecture.rs` checks it):
+//! `domain ← {store, ports} ← auth ← graphql ← http ← startup ← cli ← main`, with
+//! `adapters → {ports, domain}` and `config` reading settings into the layers' own types.
+//! - [`domain`]: types that parse instead of validate (users, sessions, identities, tokens), and
+//!   the membership and lifetime rules.
+//! - [`ports`]: the small traits the use cases need: a credential verifier per sign-in method,
+//!   the password checker and member directory (Hybris), outbox sinks, counters, the clock.
+//! - [`store`]: persistence with sea-orm, one file per aggregate, one transaction per business
+//!   operation; the outbox.
+//! - [`auth`]: the use cases — the sign-in pipeline, refresh, logout, linking, partner tokens,
+//!   the operators' — and JWT keys.
 //! - [`relay`]: delivers outbox rows to the search index and the event bus.
+//! - [`adapters`]: ports implemented over real technology: Hybris, Algolia, EventBridge, Redis.
 //! - [`graphql`]: schema, resolvers, and the one map from errors to `extensions.code`.
-//! - [`http`]: the axum router: `/graphql`, health, JWK Set.
-//! - [`sim`]: the Hybris simulator (`login-api hybris-sim`, embedded default, tests).
-//! - [`config`], [`startup`], [`telemetry`], [`metrics`]: settings, composition root, logs and
-//!   traces, Prometheus metrics.
+//! - [`http`]: the axum router: `/graphql`, health, metrics, the JWK Set, partner introspection.
+//! - [`sim`]: the Hybris and Algolia simulators (`login-api hybris-sim`, embedded default, tests).
+//! - [`config`], [`startup`], [`cli`], [`telemetry`], [`metrics`]: settings, composition root,
+//!   commands, logs and traces, Prometheus metrics.
 
 pub mod adapters;
 pub mod auth;

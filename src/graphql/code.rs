@@ -12,7 +12,7 @@ pub enum ErrorCode {
     BadUserInput,
     InvalidCredentials,
     UpstreamUnavailable,
-    /// `extensions.reason`: `EXPIRED`, `NOT_STARTED` or `NO_MEMBERSHIP`.
+    /// `extensions.reason`: `MISSING`, `NOT_STARTED` or `EXPIRED`.
     MembershipInactive,
     /// HTTP 401 with `WWW-Authenticate` when a presented token was refused.
     Unauthenticated,
