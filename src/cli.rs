@@ -213,7 +213,7 @@ async fn shutdown_signal() {
 }
 
 async fn partner(command: PartnerCommand) -> anyhow::Result<()> {
-    let admin = startup::admin(&Settings::from_env()?).await?;
+    let admin = startup::admin(&Settings::from_env()?, true).await?;
     let id = |raw: &str| PartnerId::parse(raw).map_err(|e| anyhow::anyhow!("--id {e}"));
     match command {
         PartnerCommand::Add {
@@ -267,7 +267,7 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<()> {
 }
 
 async fn outbox(command: OutboxCommand) -> anyhow::Result<()> {
-    let admin = startup::admin(&Settings::from_env()?).await?;
+    let admin = startup::admin(&Settings::from_env()?, false).await?;
     match command {
         OutboxCommand::Status => {
             println!(

@@ -186,10 +186,14 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
         .await
 }
 
-/// The operators' use cases for the CLI: the configured database, migrated, and the system clock.
-pub async fn admin(settings: &Settings) -> anyhow::Result<Admin> {
+/// The operators' use cases for the CLI on the configured database and the system clock;
+/// `migrate` first applies pending migrations (read-only commands pass false, so they work
+/// with a role without DDL rights and beside a newer release's schema).
+pub async fn admin(settings: &Settings, migrate: bool) -> anyhow::Result<Admin> {
     let store = Store::connect(&settings.database_url()).await?;
-    store.migrate().await?;
+    if migrate {
+        store.migrate().await?;
+    }
     Ok(Admin::new(store, Arc::new(crate::ports::SystemClock)))
 }
 

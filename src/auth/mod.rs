@@ -49,7 +49,8 @@ pub struct Auth {
 
 /// The figures `/metrics` reads from the database.
 pub struct Gauges {
-    pub live_sessions: i64,
+    /// `None` when it could not be read.
+    pub live_sessions: Option<i64>,
     pub outbox: Vec<(crate::domain::outbox::Sink, crate::store::SinkCounts)>,
 }
 
@@ -114,21 +115,31 @@ impl Auth {
         Ok(self.store.ping().await?)
     }
 
-    /// The gauges read at scrape time: live sessions, and outbox rows per sink and state.
-    pub async fn gauges(&self) -> anyhow::Result<Gauges> {
+    /// The gauges read at scrape time: live sessions, and outbox rows per sink and state. Each
+    /// is read on its own: one that fails is left out (and logged), the others still count.
+    pub async fn gauges(&self) -> Gauges {
         let now = self.clock.now();
         let live_sessions = self
             .store
             .count_live_sessions(now, now - self.lifetimes.idle)
-            .await?;
+            .await
+            .inspect_err(
+                |error| tracing::warn!(%error, "counting live sessions for metrics failed"),
+            )
+            .ok();
         let mut outbox = Vec::new();
         for sink in crate::domain::outbox::Sink::ALL {
-            outbox.push((sink, self.store.outbox_counts(sink).await?));
+            match self.store.outbox_counts(sink).await {
+                Ok(counts) => outbox.push((sink, counts)),
+                Err(error) => {
+                    tracing::warn!(%error, sink = sink.as_str(), "counting outbox rows for metrics failed")
+                }
+            }
         }
-        Ok(Gauges {
+        Gauges {
             live_sessions,
             outbox,
-        })
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {

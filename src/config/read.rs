@@ -146,10 +146,11 @@ impl<'a> Env<'a> {
     }
 }
 
+/// The value is not repeated in the error: a URL may carry credentials.
 pub fn parse_http_url(raw: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("{raw:?} must be an http:// or https:// URL"));
+        return Err("must be an http:// or https:// URL".into());
     }
     Ok(url)
 }

@@ -32,12 +32,12 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The example members shipped with the repository (`hybris-sim/users.json`).
 /// The embedded simulator's OAuth client, used when `HYBRIS_BASE_URL` is unset.
 pub const SIMULATOR_CLIENT_ID: &str = "mobile_app";
 pub const SIMULATOR_CLIENT_SECRET: &str = "simulator-secret";
 pub const SIMULATOR_BASE_SITE: &str = "rcc";
 
+/// The example members shipped with the repository (`hybris-sim/users.json`).
 pub const EXAMPLE_USERS: &str = include_str!("../../hybris-sim/users.json");
 
 /// One customer of the simulated Hybris; OCC field names as they appear on the wire.

@@ -50,17 +50,38 @@ pub struct LoginRecord {
     pub first_login: bool,
 }
 
+/// How often a login transaction is tried when it loses a uniqueness race.
+const ATTEMPTS: usize = 3;
+
 impl Store {
     /// Records the sign-in; `None` when a linked identity was unlinked meanwhile (nothing is
     /// written then).
+    ///
+    /// PostgreSQL's `ON CONFLICT` settles races on its arbiter index only: two first logins of
+    /// one member can both pass the customer-id check and meet on the unique email index,
+    /// where the later one fails with a unique violation once the first commits. Trying the
+    /// whole transaction again then finds the committed member and updates it.
     #[tracing::instrument(name = "db.record_login", skip_all)]
     pub async fn record_login(&self, login: NewLogin<'_>) -> StoreResult<Option<LoginRecord>> {
+        let mut attempt = 1;
+        loop {
+            match self.try_record_login(&login).await {
+                Err(error) if attempt < ATTEMPTS && is_unique_violation(&error) => {
+                    tracing::info!(attempt, "login transaction lost a uniqueness race; again");
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn try_record_login(&self, login: &NewLogin<'_>) -> StoreResult<Option<LoginRecord>> {
         let NewLogin {
             device,
             now,
             identity: (provider, subject),
             ..
-        } = login;
+        } = *login;
         let txn = self.db.begin().await?;
         let (user, first_login) = match login.member {
             LoginMember::Directory(profile) => {
@@ -184,4 +205,11 @@ async fn upsert_member(
     )
     .exec_with_returning(txn)
     .await?)
+}
+
+fn is_unique_violation(error: &super::StoreError) -> bool {
+    matches!(
+        error.0.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }

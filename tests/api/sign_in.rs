@@ -277,3 +277,41 @@ async fn a_password_session_says_so_in_the_session_and_in_the_amr_claim() {
         json!(["pwd"])
     );
 }
+
+/// A verifier that claims to be the member directory but read no profile.
+struct Impostor;
+
+#[async_trait]
+impl CredentialVerifier for Impostor {
+    type Credential = SsoToken;
+
+    fn method(&self) -> AuthMethod {
+        AuthMethod::Password
+    }
+
+    fn login_subject(&self, credential: &SsoToken) -> LoginSubject {
+        TestSso.login_subject(credential)
+    }
+
+    async fn verify(&self, credential: &SsoToken) -> Result<VerifiedIdentity, IdpError> {
+        Ok(VerifiedIdentity {
+            provider: Provider::hybris(),
+            ..TestSso.verify(credential).await?
+        })
+    }
+}
+
+#[tokio::test]
+async fn naming_the_member_directory_without_its_profile_signs_nobody_in() {
+    let app = spawn_app().await;
+    app.login_as(ANNA, None).await; // anna's hybris identity: subject c-1001
+    let refused = app
+        .auth
+        .sign_in(&Impostor, SsoToken("valid:c-1001".into()), context("x"))
+        .await;
+    assert!(
+        matches!(refused, Err(LoginError::IdentityNotLinked)),
+        "{:?}",
+        refused.err()
+    );
+}

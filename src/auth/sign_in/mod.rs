@@ -52,7 +52,7 @@ impl Member<'_> {
 impl Auth {
     /// Signs in through `verifier`: the whole flow for any method.
     #[tracing::instrument(
-        name = "sign_in",
+        name = "login",
         skip_all,
         fields(method = verifier.method().as_str(), user_id, session_id, first_login)
     )]
@@ -91,10 +91,13 @@ impl Auth {
         &self,
         identity: &'a VerifiedIdentity,
     ) -> Result<Member<'a>, LoginError> {
-        if let Some(profile) = &identity.directory_profile
-            && identity.provider.is_member_directory()
-        {
-            return Ok(Member::FromDirectory(profile));
+        if identity.provider.is_member_directory() {
+            // Only the member directory's own profile read signs a member in as `hybris`; a
+            // verifier that names the provider without one vouches for nothing.
+            return match &identity.directory_profile {
+                Some(profile) => Ok(Member::FromDirectory(profile)),
+                None => Err(LoginError::IdentityNotLinked),
+            };
         }
         self.store
             .user_by_identity(&identity.provider, &identity.subject)
