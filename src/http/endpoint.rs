@@ -11,7 +11,7 @@ use axum::{
 };
 use tracing::Instrument;
 
-use super::{AppState, REQUEST_ID, client_ip, graphiql, operation_limits};
+use super::{AppState, REQUEST_ID, authorization, client_ip, graphiql, operation_limits};
 use crate::auth::AuthError;
 use crate::graphql::{Caller, ClientIp, ErrorCode, LoginOnce, RequestId, Throttled, Unauthorized};
 
@@ -166,17 +166,7 @@ fn with_status(
 
 /// `None` without an `Authorization` header; `Err` when it is not a usable bearer token.
 fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
-    let value = headers.get(header::AUTHORIZATION)?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 8192);
-    Some(token.ok_or(()))
+    authorization::credentials(headers, "Bearer")
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -7,8 +7,10 @@
 //! `MAX_BODY_BYTES`, one operation per request, within alias and root-field limits. Every
 //! error leaves in the GraphQL error shape with a code from `graphql::ErrorCode`.
 
+mod authorization;
 mod client_ip;
 mod endpoint;
+mod framework_errors;
 mod graphiql;
 mod operation_limits;
 mod ops;

@@ -105,11 +105,8 @@ pub async fn introspect(
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))`.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let encoded = super::authorization::credentials(headers, "Basic")?.ok()?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     Some((form_decode(id)?, form_decode(secret)?))
 }

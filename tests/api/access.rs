@@ -228,3 +228,26 @@ async fn login_still_works_when_the_app_sends_a_stale_token() {
     assert_eq!(response.status, 200);
     assert_eq!(response.code(), None, "{}", response.body);
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_casing() {
+    let app = spawn_app().await;
+    let token = app.login_as(ANNA, None).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // RFC 9110 §11.1: the scheme is a case-insensitive token.
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = app
+            .http
+            .post(format!("{}/graphql", app.address))
+            .header("authorization", format!("{scheme} {token}"))
+            .json(&json!({"query": ME}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["data"]["me"]["email"], ANNA, "{scheme}: {body}");
+    }
+}

@@ -461,3 +461,24 @@ fn the_partner_command_prints_the_secret_once_and_lists_without_it() {
     assert!(run(&["partner", "list"]).contains("false"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn the_basic_scheme_is_read_in_any_casing() {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let app = spawn_app().await;
+    let secret = add_partner(&app, "rides-pwa", &[]).await;
+    let credentials = STANDARD.encode(format!("rides-pwa:{secret}"));
+    for scheme in ["Basic", "basic", "BASIC", "bAsIc"] {
+        let response = app
+            .http
+            .post(format!("{}/partner/introspect", app.address))
+            .header("authorization", format!("{scheme} {credentials}"))
+            .form(&[("token", "not-a-token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({"active": false}), "{scheme}");
+    }
+}
