@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use crate::domain::outbox::Sink;
 use crate::ports::{Clock, OutboxSink};
-use crate::store::{Settlement, Store};
+use crate::store::{Settlement, SinkCounts, Store};
 
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
@@ -58,12 +58,15 @@ impl Relay {
         });
         let handles: Vec<_> = loops.collect();
         let _guard = AbortOnDrop(handles);
-        // The counts in the log, once a minute, for operators without a dashboard.
+        // The counts in the log, at most once a minute and only when they moved, for operators
+        // without a dashboard: an idle relay stays quiet.
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+        let mut last_logged = std::collections::HashMap::new();
         loop {
             every_minute.tick().await;
             for sink in Sink::ALL {
                 match self.store.outbox_counts(sink).await {
+                    Ok(c) if !moved(&mut last_logged, sink, &c) => {}
                     Ok(c) => tracing::info!(
                         sink = sink.as_str(),
                         pending = c.pending,
@@ -166,5 +169,41 @@ impl Drop for AbortOnDrop {
         for handle in &self.0 {
             handle.abort();
         }
+    }
+}
+
+/// Whether `counts` differ from what was last logged for `sink`; remembers them if so.
+fn moved(
+    last: &mut std::collections::HashMap<Sink, SinkCounts>,
+    sink: Sink,
+    counts: &SinkCounts,
+) -> bool {
+    if last.get(&sink) == Some(counts) {
+        return false;
+    }
+    last.insert(sink, counts.clone());
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_is_logged_only_when_the_counts_move() {
+        let mut last = std::collections::HashMap::new();
+        let idle = SinkCounts::default();
+        assert!(moved(&mut last, Sink::EventBus, &idle), "the first line");
+        assert!(!moved(&mut last, Sink::EventBus, &idle), "idle: quiet");
+        assert!(
+            moved(&mut last, Sink::SearchIndex, &idle),
+            "each sink its own"
+        );
+        let busy = SinkCounts {
+            pending: 3,
+            ..Default::default()
+        };
+        assert!(moved(&mut last, Sink::EventBus, &busy));
+        assert!(!moved(&mut last, Sink::EventBus, &busy));
     }
 }

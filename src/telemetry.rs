@@ -49,7 +49,10 @@ pub fn init(format: LogFormat) -> Telemetry {
             .with_current_span(true)
             .with_span_list(true)
             .boxed(),
-        LogFormat::Text => fmt::layer().boxed(),
+        // Colours only for a person at a terminal; piped text goes to files and collectors.
+        LogFormat::Text => fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed(),
     };
     let tracer_provider = otlp_tracer_provider();
     let traces = tracer_provider.as_ref().map(|provider| {

@@ -26,6 +26,16 @@ pub enum ErrorCode {
     IdentityNotLinked,
     /// An identity already linked to another member.
     IdentityInUse,
+    /// No such endpoint (HTTP 404).
+    NotFound,
+    /// The endpoint does not take this method (HTTP 405, with `Allow`).
+    MethodNotAllowed,
+    /// The request took longer than `REQUEST_TIMEOUT_SECS` (HTTP 408).
+    RequestTimeout,
+    /// The body is over the size limit (HTTP 413); nothing was read or done.
+    PayloadTooLarge,
+    /// A dependency (the database) is unreachable (HTTP 503, `/readyz`).
+    ServiceUnavailable,
     /// `extensions.requestId` to quote; the cause is in the log under it.
     InternalServerError,
 }
@@ -46,6 +56,11 @@ impl ErrorCode {
             Self::PartnerNotFound => "PARTNER_NOT_FOUND",
             Self::IdentityNotLinked => "IDENTITY_NOT_LINKED",
             Self::IdentityInUse => "IDENTITY_IN_USE",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -72,6 +87,11 @@ impl ErrorCode {
             Self::PartnerNotFound => "no such partner",
             Self::IdentityNotLinked => "this sign-in is not linked to a club member",
             Self::IdentityInUse => "this account is linked to another member",
+            Self::NotFound => "no such endpoint: GraphQL is at POST /graphql",
+            Self::MethodNotAllowed => "this endpoint does not take that method",
+            Self::RequestTimeout => "the request took too long and was stopped",
+            Self::PayloadTooLarge => "the request body is too large",
+            Self::ServiceUnavailable => "the service is not ready, please try again shortly",
             Self::InternalServerError => "internal error",
         }
     }

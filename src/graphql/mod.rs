@@ -55,7 +55,9 @@ pub fn build_schema(
         .limit_recursive_depth(32)
         .limit_directives(10);
     if !limits.introspection {
-        builder = builder.disable_introspection();
+        // "Did you mean …?" in validation errors would name fields and mutations: with
+        // introspection off, no error text may reveal the schema.
+        builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some((auth, metrics)) = services {
         builder = builder.data(auth).data(metrics);

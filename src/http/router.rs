@@ -15,7 +15,9 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use super::{AppState, MAX_BODY_BYTES, REQUEST_ID, endpoint, graphiql, ops, partner};
+use super::{
+    AppState, MAX_BODY_BYTES, REQUEST_ID, endpoint, framework_errors, graphiql, ops, partner,
+};
 
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
@@ -36,6 +38,9 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,
+        ))
+        .layer(axum::middleware::map_response(
+            framework_errors::errors_as_json,
         ));
     if !settings.cors_allowed_origins.is_empty() {
         let origins: Vec<HeaderValue> = settings

@@ -412,6 +412,12 @@ async fn a_slow_hybris_is_cut_by_the_request_timeout_with_a_clear_status() {
     app.sim.set_latency(Duration::from_secs(2));
     let response = app.login(ANNA, PASSWORD, None).await;
     assert_eq!(response.status, 408);
+    assert_eq!(
+        response.code(),
+        Some("REQUEST_TIMEOUT"),
+        "{}",
+        response.body
+    );
 }
 
 /// graphql-js' `getIntrospectionQuery()`, as GraphiQL sends it.
@@ -435,3 +441,36 @@ fragment TypeRef on __Type {
   kind name
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
 }"#;
+
+#[tokio::test]
+async fn with_introspection_off_no_error_names_a_field_the_query_did_not_send() {
+    let app = spawn_app_with(|s| s.http.introspection = false).await;
+    // Near misses of real names, which validation would otherwise answer with "Did you mean …?".
+    for (query, sent) in [
+        ("{ mee { id } }", "mee"),
+        ("{ sesions { id } }", "sesions"),
+        ("mutation { logn(input: {}) { accessToken } }", "logn"),
+        (
+            "mutation { refreshSesion(refreshToken: \"x\") { accessToken } }",
+            "refreshSesion",
+        ),
+        ("{ me { emial } }", "emial"),
+    ] {
+        let response = app.gql(query, json!({}), None).await;
+        let text = response.body["errors"].to_string();
+        assert!(text.contains(sent), "{text}");
+        for real in [
+            "\"me\"",
+            "sessions",
+            "login",
+            "refreshSession",
+            "email",
+            "Did you mean",
+        ] {
+            assert!(
+                !text.contains(real),
+                "{query}: the error names {real}: {text}"
+            );
+        }
+    }
+}

@@ -166,6 +166,11 @@ async fn sigterm_lets_an_in_flight_login_finish_and_the_logs_hold_no_secret() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(logs.contains("draining"), "{logs}");
+    // Piped output is for a file or a collector: no terminal colour codes in it.
+    assert!(
+        !logs.contains('\u{1b}'),
+        "ANSI escape codes in piped logs: {logs}"
+    );
     assert!(
         logs.contains("login succeeded") && logs.contains("invalid credentials"),
         "{logs}"

@@ -190,3 +190,42 @@ async fn syntax_and_validation_errors_carry_a_code() {
         .await;
     assert_eq!(wrong_variable.code(), Some("BAD_USER_INPUT"));
 }
+
+#[tokio::test]
+async fn every_error_the_framework_answers_is_json_with_a_code() {
+    let app = spawn_app().await;
+    let url = |path: &str| format!("{}{path}", app.address);
+    let huge = format!(r#"{{"query":"{}"}}"#, "a".repeat(200 * 1024));
+    let cases = [
+        (app.http.get(url("/")), 404, "NOT_FOUND"),
+        (app.http.get(url("/no/such/path")), 404, "NOT_FOUND"),
+        (app.http.put(url("/graphql")), 405, "METHOD_NOT_ALLOWED"),
+        (app.http.delete(url("/healthz")), 405, "METHOD_NOT_ALLOWED"),
+        (
+            app.http
+                .post(url("/graphql"))
+                .header("content-type", "application/json")
+                .body(huge),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{code}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{code}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+}
