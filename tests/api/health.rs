@@ -229,3 +229,27 @@ async fn every_error_the_framework_answers_is_json_with_a_code() {
         );
     }
 }
+
+#[tokio::test]
+async fn response_fields_come_in_the_order_the_query_asked_for() {
+    let app = spawn_app().await;
+    let login = app.login_as(crate::helpers::ANNA, None).await;
+    let token = login["accessToken"].as_str().unwrap();
+    let response = app
+        .http
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"query": "{ me { lastName membership { number active endDate } email id } }"}))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let at = |field: &str| {
+        text.find(&format!("\"{field}\""))
+            .unwrap_or_else(|| panic!("{field} in {text}"))
+    };
+    // The GraphQL spec's serialized-map ordering: as in the selection set, not alphabetical.
+    assert!(at("lastName") < at("membership"), "{text}");
+    assert!(at("number") < at("active") && at("active") < at("endDate"), "{text}");
+    assert!(at("membership") < at("email") && at("email") < at("id"), "{text}");
+}
