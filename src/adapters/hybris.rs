@@ -131,6 +131,13 @@ impl HybrisClient {
                 "profile endpoint answered {status}"
             )));
         }
+        // A token it issued a moment ago refused: Hybris's fault (a token store failing
+        // over), not the member's credentials. Worth retrying later.
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(IdpError::Unavailable(
+                "profile endpoint refused the token just issued (InvalidTokenError)".into(),
+            ));
+        }
         if !status.is_success() {
             return Err(IdpError::Unexpected(anyhow!(
                 "profile endpoint answered {status}"

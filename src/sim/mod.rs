@@ -64,6 +64,7 @@ pub fn parse_users(json: &str) -> anyhow::Result<Vec<SimUser>> {
 pub struct SimControl {
     latency_ms: AtomicU64,
     outage: AtomicBool,
+    reject_profile_tokens: AtomicBool,
     token_requests: AtomicUsize,
 }
 
@@ -76,6 +77,12 @@ impl SimControl {
     /// While on, every endpoint answers 503.
     pub fn set_outage(&self, on: bool) {
         self.outage.store(on, Ordering::SeqCst);
+    }
+
+    /// While on, the profile endpoint answers `InvalidTokenError` even for tokens it has just
+    /// issued (seen from SAP Commerce when its token store fails over).
+    pub fn set_reject_profile_tokens(&self, on: bool) {
+        self.reject_profile_tokens.store(on, Ordering::SeqCst);
     }
 
     /// Password-grant requests received so far.
@@ -250,6 +257,7 @@ async fn current_user(
         .expect("sim token lock")
         .get(token)
         .cloned()
+        .filter(|_| !state.control.reject_profile_tokens.load(Ordering::SeqCst))
     else {
         return invalid_token();
     };

@@ -129,3 +129,12 @@ async fn the_simulator_answers_bad_credentials_as_hybris_does() {
         serde_json::json!({"error": "invalid_grant", "error_description": "Bad credentials"})
     );
 }
+
+#[tokio::test]
+async fn a_profile_401_right_after_a_fresh_token_is_an_upstream_fault() {
+    let (client, control) = client_for("right-secret", "rcc").await;
+    control.set_reject_profile_tokens(true);
+    let (email, password) = anna();
+    let error = authenticate(&client, &email, &password).await.unwrap_err();
+    assert!(matches!(error, IdpError::Unavailable(_)), "{error:?}");
+}

@@ -331,3 +331,14 @@ async fn a_session_never_outlives_the_membership_s_last_day() {
     let expires_in = login["expiresIn"].as_i64().unwrap();
     assert!(app.clock.now() + chrono::Duration::seconds(expires_in) <= end_of_today);
 }
+
+#[tokio::test]
+async fn a_login_whose_fresh_upstream_token_is_refused_is_told_to_retry_not_that_the_password_is_wrong()
+{
+    let app = spawn_app().await;
+    app.sim.set_reject_profile_tokens(true);
+    let response = app.login(ANNA, PASSWORD, None).await;
+    assert_eq!(response.code(), Some("UPSTREAM_UNAVAILABLE"), "{}", response.body);
+    app.sim.set_reject_profile_tokens(false);
+    assert_eq!(app.login(ANNA, PASSWORD, None).await.code(), None);
+}
