@@ -81,6 +81,10 @@ pub enum IdpError {
     /// Unreachable, timed out, or a 5xx: worth retrying later.
     #[error("the identity provider is unavailable: {0}")]
     Unavailable(String),
+    /// The provider answered, but with data we cannot use (a malformed membership date, a
+    /// profile without an id): its data needs fixing, not our code.
+    #[error("the identity provider sent data we cannot read")]
+    InvalidData(anyhow::Error),
     /// Anything else: a misconfiguration or a response we do not understand.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

@@ -19,8 +19,7 @@ use crate::metrics::{self, Metrics};
 use crate::ports::{IdpError, MemberDirectory, PasswordChecker, UpstreamGrant};
 
 /// The profile fields we ask OCC for, including the club's custom membership attributes.
-pub const PROFILE_FIELDS: &str =
-    "DEFAULT,rccMembershipNumber,rccMemberShipEndDate,rccMemberShipStartDate,rccChapter";
+pub const PROFILE_FIELDS: &str = "DEFAULT,deactivationDate,rccMembershipNumber,rccMemberShipEndDate,rccMemberShipStartDate,rccChapter";
 
 /// Where and as which OAuth client we reach Hybris (`HYBRIS_*`).
 #[derive(Debug, Clone)]
@@ -147,7 +146,7 @@ impl HybrisClient {
             .json::<OccCustomer>()
             .await
             .context("the profile endpoint sent a body that is not an OCC customer")
-            .map_err(IdpError::Unexpected)
+            .map_err(IdpError::InvalidData)
     }
 }
 
@@ -182,7 +181,7 @@ impl MemberDirectory for HybrisClient {
             .await?;
         customer
             .into_profile(&grant.username)
-            .map_err(IdpError::Unexpected)
+            .map_err(IdpError::InvalidData)
     }
 }
 
@@ -202,6 +201,7 @@ impl HybrisClient {
         let kind = match &result {
             Err(IdpError::Unavailable(_)) => Some("unavailable"),
             Err(IdpError::Unexpected(_)) => Some("unexpected"),
+            Err(IdpError::InvalidData(_)) => Some("invalid_data"),
             _ => None,
         };
         if let Some(kind) = kind {
@@ -251,6 +251,8 @@ struct OccCustomer {
     rcc_member_ship_start_date: Option<String>,
     rcc_member_ship_end_date: Option<String>,
     rcc_chapter: Option<String>,
+    /// When the shop account was (or will be) closed; any value means closed to us.
+    deactivation_date: Option<String>,
 }
 
 impl OccCustomer {
@@ -292,6 +294,7 @@ impl OccCustomer {
             first_name: non_blank(self.first_name),
             last_name: non_blank(self.last_name),
             membership,
+            closed: non_blank(self.deactivation_date).is_some(),
         })
     }
 }

@@ -14,6 +14,9 @@ pub enum LoginError {
     InvalidCredentials,
     #[error("the membership service is unavailable, please try again shortly")]
     UpstreamUnavailable,
+    /// Hybris sent member data we cannot read; the cause is for the log.
+    #[error("the membership service sent data that could not be read")]
+    UpstreamDataInvalid(anyhow::Error),
     #[error("the club membership is not active")]
     MembershipInactive(InactiveReason),
     /// Too many failed attempts; refused before Hybris was called.

@@ -21,6 +21,8 @@ pub enum InactiveReason {
     Missing,
     NotStarted,
     Expired,
+    /// The shop account itself is closed (OCC `deactivationDate` is set).
+    Closed,
 }
 
 impl InactiveReason {
@@ -29,6 +31,7 @@ impl InactiveReason {
             Self::Missing => "MISSING",
             Self::NotStarted => "NOT_STARTED",
             Self::Expired => "EXPIRED",
+            Self::Closed => "CLOSED",
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct CustomerProfile {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub membership: Option<Membership>,
+    /// Whether the shop account is closed (OCC `deactivationDate` set): no login, whatever the
+    /// membership says.
+    pub closed: bool,
 }
 
 /// A member: the profile as Hybris last reported it (the membership snapshot), and our own

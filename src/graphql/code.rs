@@ -12,6 +12,9 @@ pub enum ErrorCode {
     BadUserInput,
     InvalidCredentials,
     UpstreamUnavailable,
+    /// Hybris sent member data we cannot read (a malformed date); `extensions.requestId` finds
+    /// the details in our log. Retrying does not help until the data is fixed.
+    UpstreamDataInvalid,
     /// `extensions.reason`: `MISSING`, `NOT_STARTED` or `EXPIRED`.
     MembershipInactive,
     /// HTTP 401 with `WWW-Authenticate` when a presented token was refused.
@@ -47,6 +50,7 @@ impl ErrorCode {
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            Self::UpstreamDataInvalid => "UPSTREAM_DATA_INVALID",
             Self::MembershipInactive => "MEMBERSHIP_INACTIVE",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
@@ -75,6 +79,9 @@ impl ErrorCode {
             Self::InvalidCredentials => "the email or password is incorrect",
             Self::UpstreamUnavailable => {
                 "the membership service is unavailable, please try again shortly"
+            }
+            Self::UpstreamDataInvalid => {
+                "the membership service sent member data that could not be read; please contact the club"
             }
             Self::MembershipInactive => "the club membership is not active",
             Self::Unauthenticated => "this field needs an access token (Authorization: Bearer …)",

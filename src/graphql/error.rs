@@ -25,6 +25,8 @@ pub enum ApiError {
     },
     InvalidCredentials,
     UpstreamUnavailable,
+    /// The cause is logged with the request id, never shown.
+    UpstreamDataInvalid(anyhow::Error),
     MembershipInactive(InactiveReason),
     /// A presented token was refused, or a field needs one.
     Unauthenticated(&'static str),
@@ -58,6 +60,7 @@ impl ApiError {
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::UpstreamUnavailable => ErrorCode::UpstreamUnavailable,
+            Self::UpstreamDataInvalid(_) => ErrorCode::UpstreamDataInvalid,
             Self::MembershipInactive(_) => ErrorCode::MembershipInactive,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
@@ -74,8 +77,14 @@ impl ApiError {
     /// The GraphQL error for the client; logs internal causes with the request id.
     pub fn extend(self, ctx: &Context<'_>) -> async_graphql::Error {
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
-        if let Self::Internal(cause) = &self {
-            tracing::error!(request_id, error = %format!("{cause:#}"), "internal error");
+        match &self {
+            Self::Internal(cause) => {
+                tracing::error!(request_id, error = %format!("{cause:#}"), "internal error")
+            }
+            Self::UpstreamDataInvalid(cause) => {
+                tracing::error!(request_id, error = %format!("{cause:#}"), "unreadable upstream data")
+            }
+            _ => {}
         }
         let code = self.code().as_str();
         let retry_after = match &self {
@@ -93,7 +102,7 @@ impl ApiError {
             match &self {
                 Self::BadUserInput { field, .. } => ext.set("field", *field),
                 Self::MembershipInactive(reason) => ext.set("reason", reason.as_str()),
-                Self::Internal(_) => {
+                Self::Internal(_) | Self::UpstreamDataInvalid(_) => {
                     if let Some(id) = &request_id {
                         ext.set("requestId", id.as_str());
                     }
@@ -113,6 +122,7 @@ impl From<LoginError> for ApiError {
             },
             LoginError::InvalidCredentials => Self::InvalidCredentials,
             LoginError::UpstreamUnavailable => Self::UpstreamUnavailable,
+            LoginError::UpstreamDataInvalid(e) => Self::UpstreamDataInvalid(e),
             LoginError::MembershipInactive(reason) => Self::MembershipInactive(reason),
             LoginError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             LoginError::IdentityNotLinked => Self::IdentityNotLinked,

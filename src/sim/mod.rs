@@ -53,6 +53,9 @@ pub struct SimUser {
     pub rcc_member_ship_start_date: Option<String>,
     pub rcc_member_ship_end_date: Option<String>,
     pub rcc_chapter: Option<String>,
+    /// OCC's `deactivationDate`: set for a closed shop account.
+    #[serde(default)]
+    pub deactivation_date: Option<String>,
 }
 
 pub fn parse_users(json: &str) -> anyhow::Result<Vec<SimUser>> {
@@ -300,6 +303,7 @@ async fn current_user(
         ("rccMemberShipStartDate", &user.rcc_member_ship_start_date),
         ("rccMemberShipEndDate", &user.rcc_member_ship_end_date),
         ("rccChapter", &user.rcc_chapter),
+        ("deactivationDate", &user.deactivation_date),
     ];
     for (name, value) in custom {
         // OCC omits null fields and fields not asked for.

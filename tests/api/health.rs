@@ -250,6 +250,12 @@ async fn response_fields_come_in_the_order_the_query_asked_for() {
     };
     // The GraphQL spec's serialized-map ordering: as in the selection set, not alphabetical.
     assert!(at("lastName") < at("membership"), "{text}");
-    assert!(at("number") < at("active") && at("active") < at("endDate"), "{text}");
-    assert!(at("membership") < at("email") && at("email") < at("id"), "{text}");
+    assert!(
+        at("number") < at("active") && at("active") < at("endDate"),
+        "{text}"
+    );
+    assert!(
+        at("membership") < at("email") && at("email") < at("id"),
+        "{text}"
+    );
 }

@@ -100,6 +100,7 @@ async fn inactive_memberships_are_refused_with_their_reason_and_nothing_is_issue
         ("ben.expired@example.org", "EXPIRED"),
         ("cara.future@example.org", "NOT_STARTED"),
         ("dan.nomember@example.org", "MISSING"),
+        ("hal.closed@example.org", "CLOSED"),
     ] {
         let response = app.login(email, PASSWORD, None).await;
         assert_eq!(response.code(), Some("MEMBERSHIP_INACTIVE"), "{email}");
@@ -252,13 +253,17 @@ async fn a_refused_connection_to_hybris_is_upstream_unavailable() {
 }
 
 #[tokio::test]
-async fn a_malformed_upstream_date_is_an_internal_error_with_a_request_id_and_no_details() {
+async fn a_malformed_upstream_date_is_an_upstream_data_error_with_a_request_id_and_no_details() {
     let app = spawn_app().await;
 
     let response = app.login("gil.baddate@example.org", PASSWORD, None).await;
 
-    assert_eq!(response.code(), Some("INTERNAL_SERVER_ERROR"));
-    assert_eq!(response.body["errors"][0]["message"], "internal error");
+    assert_eq!(response.code(), Some("UPSTREAM_DATA_INVALID"));
+    let message = response.body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("membership service sent member data"),
+        "{message}"
+    );
     let request_id = response.error_extension("requestId").as_str().unwrap();
     assert_eq!(response.headers["x-request-id"], request_id);
     let text = response.body.to_string();
@@ -334,11 +339,16 @@ async fn a_session_never_outlives_the_membership_s_last_day() {
 
 #[tokio::test]
 async fn a_login_whose_fresh_upstream_token_is_refused_is_told_to_retry_not_that_the_password_is_wrong()
-{
+ {
     let app = spawn_app().await;
     app.sim.set_reject_profile_tokens(true);
     let response = app.login(ANNA, PASSWORD, None).await;
-    assert_eq!(response.code(), Some("UPSTREAM_UNAVAILABLE"), "{}", response.body);
+    assert_eq!(
+        response.code(),
+        Some("UPSTREAM_UNAVAILABLE"),
+        "{}",
+        response.body
+    );
     app.sim.set_reject_profile_tokens(false);
     assert_eq!(app.login(ANNA, PASSWORD, None).await.code(), None);
 }

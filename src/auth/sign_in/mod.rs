@@ -41,11 +41,15 @@ enum Member<'a> {
 }
 
 impl Member<'_> {
-    fn membership(&self) -> Option<&Membership> {
-        match self {
+    /// The membership rule, and before it the account's own state: a closed shop account
+    /// signs in to nothing.
+    fn check(&self, today: chrono::NaiveDate) -> Result<&Membership, InactiveReason> {
+        let membership = match self {
+            Self::FromDirectory(profile) if profile.closed => return Err(InactiveReason::Closed),
             Self::FromDirectory(profile) => profile.membership.as_ref(),
             Self::Linked(user) => user.membership.as_ref(),
-        }
+        };
+        Membership::check(membership, today)
     }
 }
 
@@ -123,7 +127,7 @@ impl Auth {
     ) -> Result<Issued, LoginError> {
         let now = self.clock.now();
         let today = today_in(self.timezone, now);
-        let membership = Membership::check(member.membership(), today).map_err(inactive)?;
+        let membership = member.check(today).map_err(inactive)?;
         let session_expires_at = self
             .lifetimes
             .session_expires_at(now, membership.ends_at(self.timezone));
@@ -183,6 +187,9 @@ fn refused(error: IdpError) -> LoginError {
         IdpError::Unavailable(reason) => {
             tracing::warn!(%reason, "login failed: upstream unavailable");
             LoginError::UpstreamUnavailable
+        }
+        IdpError::InvalidData(error) => {
+            LoginError::UpstreamDataInvalid(error.context("reading the member's profile"))
         }
         IdpError::Unexpected(error) => {
             LoginError::Unexpected(error.context("verifying the credential"))
