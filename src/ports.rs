@@ -43,6 +43,10 @@ pub trait PasswordChecker: Send + Sync {
         email: &Email,
         password: &Password,
     ) -> Result<UpstreamGrant, IdpError>;
+
+    /// Ends the grant upstream once it has served (RFC 7009 token revocation), so a leaked
+    /// copy dies. Best effort: failures are logged and counted, never returned.
+    async fn revoke(&self, grant: UpstreamGrant);
 }
 
 /// Reads members' profiles, membership included, from the member directory (Hybris OCC).

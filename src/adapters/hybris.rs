@@ -171,6 +171,41 @@ impl PasswordChecker for HybrisClient {
         }?;
         Ok(UpstreamGrant::new(email.clone(), access_token))
     }
+
+    /// `POST /authorizationserver/oauth/revoke` with our client's credentials. Releases before
+    /// the endpoint existed answer 302 (to a login page), 401 or 404: nothing to revoke there.
+    #[tracing::instrument(name = "hybris.revoke", skip_all)]
+    async fn revoke(&self, grant: UpstreamGrant) {
+        let response = self
+            .http
+            .post(format!(
+                "{}/authorizationserver/oauth/revoke",
+                self.base_url
+            ))
+            .form(&[
+                ("token", grant.access_token().expose_secret()),
+                ("token_type_hint", "access_token"),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.client_secret.expose_secret()),
+            ])
+            .timeout(self.timeout)
+            .send();
+        let outcome = match self
+            .measured("revoke", async { response.await.map_err(transport_error) })
+            .await
+        {
+            Ok(response) => match response.status() {
+                status if status.is_success() => return,
+                StatusCode::FOUND | StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => {
+                    tracing::debug!(status = %response.status(), "Hybris has no token revocation");
+                    return;
+                }
+                status => format!("revocation endpoint answered {status}"),
+            },
+            Err(error) => error.to_string(),
+        };
+        tracing::warn!(reason = %outcome, "revoking the upstream token failed; it expires on its own");
+    }
 }
 
 #[async_trait]

@@ -68,7 +68,11 @@ pub struct SimControl {
     latency_ms: AtomicU64,
     outage: AtomicBool,
     reject_profile_tokens: AtomicBool,
+    /// Answer revocations with this status instead (an older release without the endpoint).
+    revoke_status: AtomicU64,
     token_requests: AtomicUsize,
+    revocations: AtomicUsize,
+    live_tokens: AtomicUsize,
 }
 
 impl SimControl {
@@ -86,6 +90,23 @@ impl SimControl {
     /// issued (seen from SAP Commerce when its token store fails over).
     pub fn set_reject_profile_tokens(&self, on: bool) {
         self.reject_profile_tokens.store(on, Ordering::SeqCst);
+    }
+
+    /// Revocations answer `status` (e.g. 404, as releases without the endpoint do); `None`
+    /// restores the endpoint.
+    pub fn set_revoke_status(&self, status: Option<StatusCode>) {
+        self.revoke_status
+            .store(status.map_or(0, |s| s.as_u16() as u64), Ordering::SeqCst);
+    }
+
+    /// Tokens revoked so far.
+    pub fn revocations(&self) -> usize {
+        self.revocations.load(Ordering::SeqCst)
+    }
+
+    /// Access tokens issued and not revoked.
+    pub fn live_tokens(&self) -> usize {
+        self.live_tokens.load(Ordering::SeqCst)
     }
 
     /// Password-grant requests received so far.
@@ -125,6 +146,7 @@ pub fn router(config: SimConfig, control: Arc<SimControl>) -> Router {
     });
     Router::new()
         .route("/authorizationserver/oauth/token", post(token))
+        .route("/authorizationserver/oauth/revoke", post(revoke))
         .route("/occ/v2/{site}/users/current", get(current_user))
         .with_state(state)
 }
@@ -222,6 +244,7 @@ async fn token(State(state): State<Arc<SimState>>, Form(form): Form<TokenForm>) 
         .lock()
         .expect("sim token lock")
         .insert(access_token.clone(), user.uid.clone());
+    state.control.live_tokens.fetch_add(1, Ordering::SeqCst);
     Json(json!({
         "access_token": access_token,
         "token_type": "bearer",
@@ -229,6 +252,45 @@ async fn token(State(state): State<Arc<SimState>>, Form(form): Form<TokenForm>) 
         "scope": "basic openid"
     }))
     .into_response()
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// RFC 7009 as Spring Security OAuth in SAP Commerce answers it: 200 whether or not the token
+/// was known; 401 for a wrong client.
+async fn revoke(State(state): State<Arc<SimState>>, Form(form): Form<RevokeForm>) -> Response {
+    if let Some(response) = disturbances(&state.control).await {
+        return response;
+    }
+    let status = state.control.revoke_status.load(Ordering::SeqCst);
+    if status != 0 {
+        return StatusCode::from_u16(status as u16)
+            .unwrap_or(StatusCode::NOT_FOUND)
+            .into_response();
+    }
+    let config = &state.config;
+    if form.client_id.as_deref() != Some(config.client_id.as_str())
+        || form.client_secret.as_deref() != Some(config.client_secret.as_str())
+    {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Bad client credentials",
+        );
+    }
+    let removed = form
+        .token
+        .and_then(|token| state.tokens.lock().expect("sim token lock").remove(&token));
+    if removed.is_some() {
+        state.control.revocations.fetch_add(1, Ordering::SeqCst);
+        state.control.live_tokens.fetch_sub(1, Ordering::SeqCst);
+    }
+    StatusCode::OK.into_response()
 }
 
 async fn current_user(

@@ -352,3 +352,32 @@ async fn a_login_whose_fresh_upstream_token_is_refused_is_told_to_retry_not_that
     app.sim.set_reject_profile_tokens(false);
     assert_eq!(app.login(ANNA, PASSWORD, None).await.code(), None);
 }
+
+#[tokio::test]
+async fn the_upstream_token_is_revoked_once_the_profile_is_read() {
+    let app = spawn_app().await;
+    app.login_as(ANNA, None).await;
+    app.eventually("the Hybris token to be revoked", || async {
+        app.sim.revocations() == 1 && app.sim.live_tokens() == 0
+    })
+    .await;
+    // A wrong password leaves no token behind either (none was issued).
+    app.login(ANNA, "Wr0ng-Secret-Guess", None).await;
+    assert_eq!(app.sim.live_tokens(), 0);
+}
+
+#[tokio::test]
+async fn a_hybris_without_token_revocation_changes_nothing_for_the_member() {
+    let app = spawn_app().await;
+    for status in [
+        reqwest::StatusCode::NOT_FOUND,
+        reqwest::StatusCode::UNAUTHORIZED,
+        reqwest::StatusCode::FOUND,
+        reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+    ] {
+        app.sim.set_revoke_status(Some(status));
+        let response = app.login(ANNA, PASSWORD, None).await;
+        assert_eq!(response.code(), None, "{status}: {}", response.body);
+    }
+    assert_eq!(app.sim.revocations(), 0);
+}

@@ -51,8 +51,11 @@ impl CredentialVerifier for PasswordVerifier {
             .checker
             .check_password(&credential.email, &credential.password)
             .await?;
-        let profile = self.directory.current_member(&grant).await?;
-        Ok(VerifiedIdentity::from_directory(profile))
+        let profile = self.directory.current_member(&grant).await;
+        // The grant has served either way; it is revoked off the member's path.
+        let checker = self.checker.clone();
+        tokio::spawn(async move { checker.revoke(grant).await });
+        Ok(VerifiedIdentity::from_directory(profile?))
     }
 }
 
