@@ -73,6 +73,8 @@ pub struct SimControl {
     token_requests: AtomicUsize,
     revocations: AtomicUsize,
     live_tokens: AtomicUsize,
+    /// Customers changed at run time, by lower-cased uid; they win over the configured ones.
+    changed_users: Mutex<HashMap<String, SimUser>>,
 }
 
 impl SimControl {
@@ -99,6 +101,15 @@ impl SimControl {
             .store(status.map_or(0, |s| s.as_u16() as u64), Ordering::SeqCst);
     }
 
+    /// Adds a customer, or replaces the one with the same uid (e.g. an email that moved to
+    /// another customer id, as happens when a shop account is re-created).
+    pub fn upsert_user(&self, user: SimUser) {
+        self.changed_users
+            .lock()
+            .expect("sim users lock")
+            .insert(user.uid.to_lowercase(), user);
+    }
+
     /// Tokens revoked so far.
     pub fn revocations(&self) -> usize {
         self.revocations.load(Ordering::SeqCst)
@@ -120,6 +131,18 @@ pub struct SimConfig {
     pub client_id: String,
     pub client_secret: String,
     pub base_site: String,
+}
+
+impl SimState {
+    /// The customer with this uid, run-time changes first.
+    fn user(&self, uid: &str) -> Option<SimUser> {
+        let uid = uid.trim().to_lowercase();
+        let changed = self.control.changed_users.lock().expect("sim users lock");
+        changed
+            .get(&uid)
+            .cloned()
+            .or_else(|| self.by_uid.get(&uid).map(|&i| self.config.users[i].clone()))
+    }
 }
 
 struct SimState {
@@ -230,11 +253,7 @@ async fn token(State(state): State<Arc<SimState>>, Form(form): Form<TokenForm>) 
             "Missing username or password",
         );
     };
-    let user = state
-        .by_uid
-        .get(&username.trim().to_lowercase())
-        .map(|&i| &config.users[i])
-        .filter(|u| u.password == password);
+    let user = state.user(&username).filter(|u| u.password == password);
     let Some(user) = user else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad credentials");
     };
@@ -333,11 +352,7 @@ async fn current_user(
         )
             .into_response();
     }
-    let Some(user) = state
-        .by_uid
-        .get(&uid.to_lowercase())
-        .map(|&i| &state.config.users[i])
-    else {
+    let Some(user) = state.user(&uid) else {
         return invalid_token();
     };
     let fields = query.get("fields").map(String::as_str).unwrap_or("DEFAULT");

@@ -85,6 +85,7 @@ impl Store {
         let txn = self.db.begin().await?;
         let (user, first_login) = match login.member {
             LoginMember::Directory(profile) => {
+                release_moved_email(&txn, profile).await?;
                 let new_id = Uuid::now_v7();
                 let user = upsert_member(&txn, new_id, profile, now).await?;
                 identities::upsert_directory_identity(
@@ -164,6 +165,35 @@ impl Store {
         txn.commit().await?;
         Ok(Some(record))
     }
+}
+
+/// When Hybris gives this email to another customer id than the one we hold it for (a shop
+/// account re-created), the stale member lets go of it: its email becomes a reserved
+/// `.invalid` address (RFC 2606) until that member logs in again with its own.
+async fn release_moved_email(
+    txn: &sea_orm::DatabaseTransaction,
+    profile: &CustomerProfile,
+) -> StoreResult<()> {
+    let stale = users::Entity::find()
+        .filter(users::Column::Email.eq(profile.email.as_str()))
+        .filter(users::Column::UpstreamCustomerId.ne(profile.customer_id.as_str()))
+        .one(txn)
+        .await?;
+    if let Some(stale) = stale {
+        users::Entity::update_many()
+            .col_expr(
+                users::Column::Email,
+                Expr::value(format!(
+                    "released-{}@email-moved.invalid",
+                    stale.id.simple()
+                )),
+            )
+            .filter(users::Column::Id.eq(stale.id))
+            .exec(txn)
+            .await?;
+        tracing::info!(stale_user_id = %stale.id, "the login's email moved to another Hybris customer: released from the stale member");
+    }
+    Ok(())
 }
 
 /// One statement, so concurrent first logins of one member create one user.

@@ -381,3 +381,45 @@ async fn a_hybris_without_token_revocation_changes_nothing_for_the_member() {
     }
     assert_eq!(app.sim.revocations(), 0);
 }
+
+#[tokio::test]
+async fn an_email_that_moved_to_another_hybris_customer_logs_in_as_that_customer() {
+    let app = spawn_app().await;
+    let first = app.login_as(ANNA, None).await;
+    let old_id = first["user"]["id"].as_str().unwrap().to_owned();
+    let member = |uid: &str, customer_id: &str| login_api::sim::SimUser {
+        uid: uid.into(),
+        customer_id: customer_id.into(),
+        password: PASSWORD.into(),
+        first_name: Some("Anna".into()),
+        last_name: Some("Rider".into()),
+        rcc_membership_number: Some(format!("RCC-{customer_id}")),
+        rcc_member_ship_start_date: Some("2020-01-01".into()),
+        rcc_member_ship_end_date: Some("2099-12-31".into()),
+        rcc_chapter: None,
+        deactivation_date: None,
+    };
+    // The shop re-created the account: the email now belongs to a new customer id, and the old
+    // customer got another email.
+    app.sim.upsert_user(member(ANNA, "c-2001"));
+    app.sim
+        .upsert_user(member("anna.old@example.org", "c-1001"));
+
+    let moved = app.login(ANNA, PASSWORD, None).await;
+    assert_eq!(moved.code(), None, "{}", moved.body);
+    let new_id = moved.data("login")["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_id, old_id, "another Hybris customer is another member");
+    assert_eq!(moved.data("login")["user"]["email"], ANNA);
+
+    let old = app.login_as("anna.old@example.org", None).await;
+    assert_eq!(
+        old["user"]["id"],
+        old_id.as_str(),
+        "the old member keeps its id"
+    );
+    assert_eq!(old["user"]["email"], "anna.old@example.org");
+    assert_eq!(app.count("users").await, 2);
+}
