@@ -11,6 +11,7 @@ mod http;
 mod hybris;
 mod limits;
 mod outbox;
+mod production;
 mod read;
 mod tokens;
 
@@ -35,6 +36,8 @@ use read::{Env, invalid};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `APP_ENV=production`: no stand-ins, introspection and GraphiQL off by default.
+    pub production: bool,
     pub listen_addr: SocketAddr,
     /// `None`: the embedded SQLite file under `./data`.
     pub database_url: Option<String>,
@@ -87,7 +90,8 @@ impl Settings {
                 ("production", true),
             ],
         )?;
-        Ok(Self {
+        let settings = Self {
+            production,
             listen_addr: match env.get("LISTEN_ADDR") {
                 None => SocketAddr::from(([127, 0, 0, 1], 8080)),
                 Some(v) => v.parse().map_err(|_| {
@@ -125,7 +129,11 @@ impl Settings {
                 .get("REDIS_KEY_PREFIX")
                 .unwrap_or_else(|| "login-api:rl:".into()),
             http: http::http(&env, production)?,
-        })
+        };
+        if production {
+            production::refuse_stand_ins(&env, &settings)?;
+        }
+        Ok(settings)
     }
 
     /// The database to use: `DATABASE_URL`, or the embedded SQLite file.

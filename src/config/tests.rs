@@ -53,9 +53,11 @@ fn a_bad_value_names_its_variable() {
 
 #[test]
 fn production_turns_introspection_and_graphiql_off_unless_enabled() {
-    let s = settings(&[("APP_ENV", "production")]).unwrap();
+    let s = settings(&PRODUCTION_WITH_STAND_INS).unwrap();
     assert!(!s.http.introspection && !s.http.graphiql);
-    let s = settings(&[("APP_ENV", "production"), ("GRAPHIQL", "true")]).unwrap();
+    let mut vars = PRODUCTION_WITH_STAND_INS.to_vec();
+    vars.push(("GRAPHIQL", "true"));
+    let s = settings(&vars).unwrap();
     assert!(s.http.graphiql && !s.http.introspection);
     let s = settings(&[]).unwrap();
     assert!(s.http.introspection && s.http.graphiql);
@@ -105,4 +107,71 @@ fn secrets_are_never_printed() {
     assert!(!debug.contains("client-secret-value"));
     assert!(!debug.contains("0123456789abcdef0123456789abcdef-secret"));
     assert_eq!(s.hybris.unwrap().base_url, "https://hybris.example.org");
+}
+
+/// Production with every stand-in explicitly allowed.
+const PRODUCTION_WITH_STAND_INS: [(&str, &str); 5] = [
+    ("APP_ENV", "production"),
+    ("ALLOW_HYBRIS_SIMULATOR", "true"),
+    ("ALLOW_EPHEMERAL_JWT_KEY", "true"),
+    ("ALLOW_LOG_SEARCH_INDEX", "true"),
+    ("ALLOW_LOG_EVENTS", "true"),
+];
+
+#[test]
+fn production_refuses_every_stand_in_in_one_message() {
+    let err = settings(&[("APP_ENV", "production")]).unwrap_err();
+    assert_eq!(err.variable, "APP_ENV");
+    let message = err.to_string();
+    for named in [
+        "HYBRIS_BASE_URL",
+        "ALLOW_HYBRIS_SIMULATOR",
+        "JWT_PRIVATE_KEY_FILE",
+        "ALLOW_EPHEMERAL_JWT_KEY",
+        "ALGOLIA_APP_ID",
+        "ALLOW_LOG_SEARCH_INDEX",
+        "AWS_REGION",
+        "ALLOW_LOG_EVENTS",
+    ] {
+        assert!(message.contains(named), "{named} missing from: {message}");
+    }
+    // Development keeps its zero-configuration start.
+    assert!(settings(&[]).is_ok());
+    assert!(settings(&[("APP_ENV", "development")]).is_ok());
+}
+
+#[test]
+fn production_names_only_what_is_still_missing() {
+    let err = settings(&[
+        ("APP_ENV", "production"),
+        ("HYBRIS_BASE_URL", "https://shop.example.org"),
+        ("HYBRIS_CLIENT_ID", "app"),
+        ("HYBRIS_CLIENT_SECRET", "s"),
+        ("HYBRIS_BASE_SITE", "rcc"),
+        ("JWT_ALGORITHM", "HS256"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
+        ("AWS_REGION", "eu-west-1"),
+    ])
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("ALGOLIA_APP_ID"), "{message}");
+    for configured in ["HYBRIS_BASE_URL", "JWT_PRIVATE_KEY_FILE", "AWS_REGION"] {
+        assert!(!message.contains(configured), "{configured}: {message}");
+    }
+    assert!(
+        !message.contains("0123456789abcdef"),
+        "no secret in the message"
+    );
+    let mut vars = vec![("ALLOW_LOG_SEARCH_INDEX", "true")];
+    vars.extend(PRODUCTION_WITH_STAND_INS.iter().take(1));
+    vars.extend([
+        ("HYBRIS_BASE_URL", "https://shop.example.org"),
+        ("HYBRIS_CLIENT_ID", "app"),
+        ("HYBRIS_CLIENT_SECRET", "s"),
+        ("HYBRIS_BASE_SITE", "rcc"),
+        ("JWT_ALGORITHM", "HS256"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
+        ("AWS_REGION", "eu-west-1"),
+    ]);
+    assert!(settings(&vars).is_ok(), "an explicit opt-out starts");
 }

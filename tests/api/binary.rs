@@ -194,6 +194,35 @@ async fn sigterm_lets_an_in_flight_login_finish_and_the_logs_hold_no_secret() {
 }
 
 #[test]
+fn production_with_nothing_configured_refuses_to_start_on_stand_ins() {
+    let output = Command::new(BINARY)
+        .current_dir(std::env::temp_dir())
+        .arg("serve")
+        .env("APP_ENV", "production")
+        .env_remove("HYBRIS_BASE_URL")
+        .env_remove("JWT_PRIVATE_KEY_FILE")
+        .env_remove("JWT_SECRET")
+        .env_remove("ALGOLIA_APP_ID")
+        .env_remove("ALGOLIA_API_KEY")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_EVENTBRIDGE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for named in [
+        "HYBRIS_BASE_URL",
+        "JWT_PRIVATE_KEY_FILE",
+        "ALGOLIA_APP_ID",
+        "AWS_REGION",
+    ] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+}
+
+#[test]
 fn a_bad_setting_stops_the_binary_with_the_variable_named() {
     let output = Command::new(BINARY)
         .current_dir(std::env::temp_dir())
