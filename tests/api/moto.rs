@@ -31,11 +31,19 @@ pub fn moto_endpoint() -> &'static str {
             BufReader::new(child.stdout.take().unwrap())
                 .read_line(&mut line)
                 .ok();
-            assert_eq!(
-                line.trim(),
-                "ready",
-                "moto did not start: install it with `pip install 'moto[server]'`"
-            );
+            let pinned = include_str!("../../.ci/peers.env")
+                .lines()
+                .find_map(|l| l.strip_prefix("MOTO_VERSION="))
+                .expect("MOTO_VERSION in .ci/peers.env")
+                .trim();
+            let install = format!("install it with `pip install 'moto[server]=={pinned}'`");
+            let version = line
+                .trim()
+                .strip_prefix("ready ")
+                .unwrap_or_else(|| panic!("moto did not start: {install}"));
+            // The peer the suite was written against, as .ci/run installs it: a different
+            // moto is a different peer, with other timings and answers.
+            assert_eq!(version, pinned, "moto {version} is installed: {install}");
             (child, format!("http://127.0.0.1:{port}"))
         })
         .1
