@@ -170,28 +170,27 @@ impl Store {
 /// When Hybris gives this email to another customer id than the one we hold it for (a shop
 /// account re-created), the stale member lets go of it: its email becomes a reserved
 /// `.invalid` address (RFC 2606) until that member logs in again with its own.
+///
+/// One `UPDATE`, written first in the transaction: on SQLite a transaction that reads before
+/// it writes fails with `SQLITE_BUSY_SNAPSHOT` when another login commits in between.
 async fn release_moved_email(
     txn: &sea_orm::DatabaseTransaction,
     profile: &CustomerProfile,
 ) -> StoreResult<()> {
-    let stale = users::Entity::find()
+    let released = users::Entity::update_many()
+        .col_expr(
+            users::Column::Email,
+            Expr::cust("'released-' || upstream_customer_id || '@email-moved.invalid'"),
+        )
         .filter(users::Column::Email.eq(profile.email.as_str()))
         .filter(users::Column::UpstreamCustomerId.ne(profile.customer_id.as_str()))
-        .one(txn)
-        .await?;
-    if let Some(stale) = stale {
-        users::Entity::update_many()
-            .col_expr(
-                users::Column::Email,
-                Expr::value(format!(
-                    "released-{}@email-moved.invalid",
-                    stale.id.simple()
-                )),
-            )
-            .filter(users::Column::Id.eq(stale.id))
-            .exec(txn)
-            .await?;
-        tracing::info!(stale_user_id = %stale.id, "the login's email moved to another Hybris customer: released from the stale member");
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if released > 0 {
+        tracing::info!(
+            "the login's email moved to another Hybris customer: released from the stale member"
+        );
     }
     Ok(())
 }
