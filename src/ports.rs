@@ -29,6 +29,11 @@ pub trait CredentialVerifier: Send + Sync {
     /// Whom an attempt counts against, known before anything is verified.
     fn login_subject(&self, credential: &Self::Credential) -> LoginSubject;
 
+    /// How many failures a refused `credential` counts as (the upstream tries it makes).
+    fn cost(&self, _credential: &Self::Credential) -> i64 {
+        1
+    }
+
     /// `InvalidCredentials` when the credential is refused; `Unavailable` when nothing was
     /// learnt about it.
     async fn verify(&self, credential: &Self::Credential) -> Result<VerifiedIdentity, IdpError>;
@@ -43,6 +48,10 @@ pub trait PasswordChecker: Send + Sync {
         email: &Email,
         password: &Password,
     ) -> Result<UpstreamGrant, IdpError>;
+
+    /// How many failed logins a wrong `password` costs upstream (each form tried is one), so
+    /// limits stay below the upstream's lockout.
+    fn tries(&self, password: &Password) -> i64;
 
     /// Ends the grant upstream once it has served (RFC 7009 token revocation), so a leaked
     /// copy dies. Best effort: failures are logged and counted, never returned.

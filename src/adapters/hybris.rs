@@ -152,24 +152,27 @@ impl HybrisClient {
 
 #[async_trait]
 impl PasswordChecker for HybrisClient {
-    /// The two tries of the original flow: the legacy-stripped password first, then, only when
-    /// Hybris refused it and stripping changed something, the password as typed. Never a second
-    /// try on an outage.
+    /// The forms of `Password::candidates` in order (legacy-stripped, as typed, NFC), the next
+    /// only when Hybris refused the previous one. Never another try after an outage.
     async fn check_password(
         &self,
         email: &Email,
         password: &Password,
     ) -> Result<UpstreamGrant, IdpError> {
-        let stripped = password
-            .legacy_stripped()
-            .filter(|stripped| !stripped.expose().is_empty());
-        let first_try = stripped.as_ref().unwrap_or(password);
-        let grant = |password| self.measured("token", self.password_grant(email, password));
-        let access_token = match grant(first_try).await {
-            Err(IdpError::InvalidCredentials) if stripped.is_some() => grant(password).await,
-            outcome => outcome,
-        }?;
-        Ok(UpstreamGrant::new(email.clone(), access_token))
+        let mut outcome = Err(IdpError::InvalidCredentials);
+        for form in password.candidates() {
+            outcome = self
+                .measured("token", self.password_grant(email, &form))
+                .await;
+            if !matches!(outcome, Err(IdpError::InvalidCredentials)) {
+                break;
+            }
+        }
+        Ok(UpstreamGrant::new(email.clone(), outcome?))
+    }
+
+    fn tries(&self, password: &Password) -> i64 {
+        password.candidates().len() as i64
     }
 
     /// `POST /authorizationserver/oauth/revoke` with our client's credentials. Releases before

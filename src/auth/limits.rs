@@ -9,9 +9,10 @@
 //! limit must not lock the member out of their own phone: a device that already holds (or held)
 //! a session of the account keeps its own, smaller allowance.
 //!
-//! Attempts are counted *before* the Hybris call, so concurrent guesses cannot all slip past a
-//! check; a success clears the account's counters and an outcome that was not a wrong password
-//! (outage, inactive membership) gives the attempt back.
+//! Attempts reserve their place *before* the Hybris call (an in-flight count), so concurrent
+//! guesses cannot all slip past a check; failures are recorded when Hybris answers "wrong", a
+//! success clears the account's failures, and an outcome that was not a wrong password (outage,
+//! inactive membership) records nothing.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -40,13 +41,24 @@ pub struct RateLimits {
     pub partner_mint: Limit,
     /// Introspection requests per partner.
     pub partner_redeem: Limit,
+    /// How long an attempt past the account's allowance waits for in-flight attempts of the
+    /// same account to settle (about the upstream timeout) before it is refused.
+    pub in_flight_wait: Duration,
 }
+
+/// How often a waiting attempt looks whether the in-flight ones have settled.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(25);
+const IN_FLIGHT_WINDOW: Duration = Duration::from_secs(3600);
 
 /// The counters one login attempt was charged to.
 pub(super) struct Charged {
     account: String,
     account_device: Option<String>,
     ip: Option<String>,
+    /// Attempts of this subject admitted and not yet settled.
+    in_flight: String,
+    /// Failures this attempt counts as when wrong.
+    cost: i64,
 }
 
 /// How the attempt ended, for settling its counters.
@@ -58,19 +70,30 @@ pub(super) enum Settle {
 }
 
 impl Auth {
-    /// Charges the attempt and refuses it, before Hybris is called, when a limit is exceeded.
+    /// Admits the attempt, before the upstream is called, or refuses it when a limit is
+    /// exceeded. `cost` is how many failures a wrong credential makes upstream.
+    ///
+    /// Exact under concurrency: an attempt reserves `cost` in the subject's in-flight count
+    /// (one atomic addition, so concurrent attempts see distinct totals) and is admitted only
+    /// while recorded failures plus in-flight attempts stay within the allowance. Past it, it
+    /// waits (at most `in_flight_wait`) while attempts of the subject are in flight: a success
+    /// among them clears the failures, so correct concurrent logins all get in, while wrong
+    /// ones never reach the upstream more often than the allowance.
     pub(super) async fn admit_login(
         &self,
         subject: &LoginSubject,
         device_id: Option<&str>,
         ip: Option<IpAddr>,
+        cost: i64,
     ) -> Result<Charged, LoginError> {
         let limits = self.limits;
         let account_key = format!("login:acct:{}", digest_hex(&subject.key_material()));
         let charged = Charged {
             account_device: device_id.map(|d| format!("{account_key}:dev:{}", digest_hex(d))),
             ip: ip.map(|ip| format!("login:ip:{}", ip_key(ip))),
+            in_flight: format!("{account_key}:inflight"),
             account: account_key,
+            cost,
         };
         if let Some(key) = &charged.ip {
             let window = self.count(key, 1, limits.ip).await;
@@ -78,32 +101,68 @@ impl Auth {
                 return Err(refused("client IP", window.resets_in));
             }
         }
-        let device_window = match &charged.account_device {
-            Some(key) => Some(self.count(key, 1, limits.account_device).await),
-            None => None,
-        };
-        let account = self.count(&charged.account, 1, limits.account).await;
-        if account.count > limits.account.max {
-            let device_allowed = match (device_id, device_window) {
-                (Some(device_id), Some(window)) if window.count <= limits.account_device.max => {
-                    self.store
-                        .has_device_session(subject, device_id)
-                        .await
-                        .unwrap_or(false)
+        let waiting_since = tokio::time::Instant::now();
+        loop {
+            let in_flight = self
+                .count(&charged.in_flight, cost, self.in_flight_limit())
+                .await;
+            let failures = self.count(&charged.account, 0, limits.account).await;
+            if failures.count + in_flight.count <= limits.account.max
+                || self
+                    .known_device_allowed(&charged, subject, device_id)
+                    .await
+            {
+                return Ok(charged);
+            }
+            let others = self
+                .count(&charged.in_flight, -cost, self.in_flight_limit())
+                .await;
+            let used_up = failures.count + cost > limits.account.max;
+            if (used_up && others.count <= 0) || waiting_since.elapsed() >= limits.in_flight_wait {
+                if let Some(key) = &charged.ip {
+                    self.count(key, -1, limits.ip).await;
                 }
-                _ => false,
-            };
-            if !device_allowed {
-                return Err(refused("account", account.resets_in));
+                return Err(refused("account", failures.resets_in));
+            }
+            if others.count > 0 {
+                // Wait for those in flight; when nobody is, the room is there: look again now.
+                tokio::time::sleep(IN_FLIGHT_POLL).await;
             }
         }
-        Ok(charged)
     }
 
+    /// A device that holds or held a session of the account keeps its own allowance while the
+    /// account's is used up, so an attacker cannot lock a member out of their own phone.
+    async fn known_device_allowed(
+        &self,
+        charged: &Charged,
+        subject: &LoginSubject,
+        device_id: Option<&str>,
+    ) -> bool {
+        let (Some(key), Some(device_id)) = (&charged.account_device, device_id) else {
+            return false;
+        };
+        let failures = self.count(key, 0, self.limits.account_device).await;
+        failures.count + charged.cost <= self.limits.account_device.max
+            && self
+                .store
+                .has_device_session(subject, device_id)
+                .await
+                .unwrap_or(false)
+    }
+
+    /// Records how the attempt ended: a wrong credential's failures, or a success that clears
+    /// them (as the upstream clears its own lockout count), then ends its in-flight reservation.
     pub(super) async fn settle_login(&self, charged: Charged, outcome: Settle) {
         let limits = self.limits;
         match outcome {
-            Settle::WrongPassword => {}
+            Settle::WrongPassword => {
+                self.count(&charged.account, charged.cost, limits.account)
+                    .await;
+                if let Some(key) = &charged.account_device {
+                    self.count(key, charged.cost, limits.account_device).await;
+                }
+            }
             Settle::Succeeded => {
                 self.forget(&charged.account).await;
                 if let Some(key) = &charged.account_device {
@@ -114,14 +173,22 @@ impl Auth {
                 }
             }
             Settle::Other => {
-                self.count(&charged.account, -1, limits.account).await;
-                if let Some(key) = &charged.account_device {
-                    self.count(key, -1, limits.account_device).await;
-                }
                 if let Some(key) = &charged.ip {
                     self.count(key, -1, limits.ip).await;
                 }
             }
+        }
+        // Last: an attempt waiting on this one looks again only once the failures are recorded.
+        self.count(&charged.in_flight, -charged.cost, self.in_flight_limit())
+            .await;
+    }
+
+    /// The in-flight count's window: far longer than any attempt, so it does not reset under
+    /// attempts still running; an instance that died mid-attempt leaves at most this long.
+    fn in_flight_limit(&self) -> Limit {
+        Limit {
+            max: i64::MAX,
+            window: IN_FLIGHT_WINDOW,
         }
     }
 

@@ -7,20 +7,36 @@ use secrecy::SecretString;
 use super::read::{ConfigResult, Env, invalid};
 use crate::auth::limits::{Limit, RateLimits};
 
-pub fn rate_limits(env: &Env) -> ConfigResult<RateLimits> {
+/// SAP Commerce disables a customer after this many failed logins in many installations.
+const HYBRIS_LOCKOUT_DEFAULT: u64 = 5;
+
+/// `hybris_timeout` bounds how long an attempt waits for in-flight ones of its account.
+pub fn rate_limits(env: &Env, hybris_timeout: Duration) -> ConfigResult<RateLimits> {
     let limit = |max_name: &'static str, max: u64, window_name: &'static str, window: u64| {
         Ok::<_, super::ConfigError>(Limit {
             max: env.number(max_name, max, 1..=1_000_000)? as i64,
             window: Duration::from_secs(env.number(window_name, window, 1..=86_400)?),
         })
     };
-    Ok(RateLimits {
-        account: limit(
+    // Our account limit stays below Hybris's lockout, or an attacker could use us to lock
+    // members out of the shop (wrong passwords answer exactly like a disabled account there).
+    let lockout = env.number("HYBRIS_LOCKOUT_THRESHOLD", HYBRIS_LOCKOUT_DEFAULT, 2..=1000)?;
+    let account = limit(
+        "LOGIN_ACCOUNT_MAX_FAILURES",
+        lockout - 1,
+        "LOGIN_ACCOUNT_WINDOW_SECS",
+        900,
+    )?;
+    if account.max >= lockout as i64 {
+        return Err(invalid(
             "LOGIN_ACCOUNT_MAX_FAILURES",
-            10,
-            "LOGIN_ACCOUNT_WINDOW_SECS",
-            900,
-        )?,
+            format!(
+                "must be below HYBRIS_LOCKOUT_THRESHOLD ({lockout}), or failed logins through us would lock members out of the shop"
+            ),
+        ));
+    }
+    Ok(RateLimits {
+        account,
         account_device: limit(
             "LOGIN_DEVICE_MAX_FAILURES",
             5,
@@ -41,6 +57,7 @@ pub fn rate_limits(env: &Env) -> ConfigResult<RateLimits> {
             "PARTNER_REDEEM_WINDOW_SECS",
             60,
         )?,
+        in_flight_wait: hybris_timeout + Duration::from_secs(1),
     })
 }
 

@@ -90,6 +90,7 @@ impl Settings {
                 ("production", true),
             ],
         )?;
+        let hybris_timeout = env.millis("HYBRIS_TIMEOUT_MS", 5000, 1..=120_000)?;
         let settings = Self {
             production,
             listen_addr: match env.get("LISTEN_ADDR") {
@@ -104,7 +105,7 @@ impl Settings {
             database_url: database_url(&env)?,
             run_migrations: env.switch("RUN_MIGRATIONS", true)?,
             hybris: hybris::hybris(&env)?,
-            hybris_timeout: env.millis("HYBRIS_TIMEOUT_MS", 5000, 1..=120_000)?,
+            hybris_timeout,
             membership_timezone: hybris::membership_timezone(&env)?,
             jwt: tokens::jwt(&env)?,
             lifetimes: tokens::lifetimes(&env)?,
@@ -122,7 +123,7 @@ impl Settings {
             eventbridge: outbox::eventbridge(&env),
             relay: outbox::relay(&env)?,
             relay_enabled: env.switch("OUTBOX_RELAY", true)?,
-            limits: limits::rate_limits(&env)?,
+            limits: limits::rate_limits(&env, hybris_timeout)?,
             partner_token_ttl: tokens::partner_token_ttl(&env)?,
             redis_url: limits::redis_url(&env)?,
             redis_key_prefix: env

@@ -175,3 +175,27 @@ fn production_names_only_what_is_still_missing() {
     ]);
     assert!(settings(&vars).is_ok(), "an explicit opt-out starts");
 }
+
+#[test]
+fn the_account_limit_stays_below_the_hybris_lockout() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.limits.account.max, 4, "HYBRIS_LOCKOUT_THRESHOLD 5 - 1");
+    let s = settings(&[("HYBRIS_LOCKOUT_THRESHOLD", "8")]).unwrap();
+    assert_eq!(s.limits.account.max, 7);
+    for (threshold, account) in [("5", "5"), ("5", "9"), ("3", "3")] {
+        let err = settings(&[
+            ("HYBRIS_LOCKOUT_THRESHOLD", threshold),
+            ("LOGIN_ACCOUNT_MAX_FAILURES", account),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "LOGIN_ACCOUNT_MAX_FAILURES");
+        assert!(err.to_string().contains("HYBRIS_LOCKOUT_THRESHOLD"));
+    }
+    assert!(
+        settings(&[
+            ("HYBRIS_LOCKOUT_THRESHOLD", "10"),
+            ("LOGIN_ACCOUNT_MAX_FAILURES", "9")
+        ])
+        .is_ok()
+    );
+}

@@ -1,7 +1,9 @@
 //! An email address as the login key: trimmed, lower-cased, and plausibly deliverable.
 //!
 //! Design: Hybris treats customer ids (emails) case-insensitively, so we normalise once here and
-//! the `users.email` unique index holds the normalised form.
+//! the `users.email` unique index holds the normalised form: Unicode NFC, then lower case.
+
+use unicode_normalization::UnicodeNormalization;
 
 use super::InvalidInput;
 
@@ -15,7 +17,8 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         let invalid = |reason: &str| InvalidInput::new("email", reason);
-        let email = raw.trim().to_lowercase();
+        // NFC first: the same address typed on two keyboards is one login key.
+        let email = raw.trim().nfc().collect::<String>().to_lowercase();
         if email.is_empty() {
             return Err(invalid("must not be empty"));
         }
@@ -67,6 +70,21 @@ impl std::fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_typed_composed_or_decomposed_is_one_address() {
+        for (decomposed, composed) in [
+            ("Jose\u{301}@example.org", "josé@example.org"),
+            ("zoe\u{308}.a\u{30a}@example.org", "zoë.å@example.org"),
+            ("n\u{303}@examplé.org", "ñ@examplé.org"),
+        ] {
+            assert_eq!(
+                Email::parse(decomposed).unwrap(),
+                Email::parse(composed).unwrap()
+            );
+            assert_eq!(Email::parse(decomposed).unwrap().as_str(), composed);
+        }
+    }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {

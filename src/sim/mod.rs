@@ -20,17 +20,18 @@ use std::{
 };
 
 pub mod algolia;
+mod oauth;
+mod occ;
 
 use anyhow::Context;
 use axum::{
-    Form, Json, Router,
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    Json, Router,
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The embedded simulator's OAuth client, used when `HYBRIS_BASE_URL` is unset.
 pub const SIMULATOR_CLIENT_ID: &str = "mobile_app";
@@ -75,7 +76,14 @@ pub struct SimControl {
     live_tokens: AtomicUsize,
     /// Customers changed at run time, by lower-cased uid; they win over the configured ones.
     changed_users: Mutex<HashMap<String, SimUser>>,
+    /// 0: Hybris's usual 5; `u64::MAX`: never.
+    lockout_threshold: AtomicU64,
+    /// Consecutive failed password grants per customer id.
+    failed_logins: Mutex<HashMap<String, u64>>,
 }
+
+/// Failed logins after which SAP Commerce disables a customer, in many installations.
+pub const DEFAULT_LOCKOUT_THRESHOLD: u64 = 5;
 
 impl SimControl {
     pub fn set_latency(&self, latency: Duration) {
@@ -108,6 +116,42 @@ impl SimControl {
             .lock()
             .expect("sim users lock")
             .insert(user.uid.to_lowercase(), user);
+    }
+
+    /// Consecutive failed logins after which a customer is disabled; `None`: never.
+    pub fn set_lockout_threshold(&self, threshold: Option<u64>) {
+        self.lockout_threshold
+            .store(threshold.unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    /// Whether the customer with this id has been disabled by failed logins.
+    pub fn is_locked_out(&self, customer_id: &str) -> bool {
+        let failed = self.failed_logins.lock().expect("sim lockout lock");
+        failed.get(customer_id).copied().unwrap_or(0) >= self.lockout_threshold()
+    }
+
+    fn lockout_threshold(&self) -> u64 {
+        match self.lockout_threshold.load(Ordering::SeqCst) {
+            0 => DEFAULT_LOCKOUT_THRESHOLD,
+            n => n,
+        }
+    }
+
+    /// Counts a password grant: a failure moves the customer towards the lockout, a success
+    /// clears it. Returns whether the grant may succeed (right password, not disabled).
+    fn grant(&self, customer_id: &str, password_right: bool) -> bool {
+        let threshold = self.lockout_threshold();
+        let mut failed = self.failed_logins.lock().expect("sim lockout lock");
+        let count = failed.entry(customer_id.to_owned()).or_default();
+        if *count >= threshold {
+            return false; // disabled: answered exactly like a wrong password
+        }
+        if password_right {
+            *count = 0;
+        } else {
+            *count += 1;
+        }
+        password_right
     }
 
     /// Tokens revoked so far.
@@ -168,9 +212,9 @@ pub fn router(config: SimConfig, control: Arc<SimControl>) -> Router {
         tokens: Mutex::new(HashMap::new()),
     });
     Router::new()
-        .route("/authorizationserver/oauth/token", post(token))
-        .route("/authorizationserver/oauth/revoke", post(revoke))
-        .route("/occ/v2/{site}/users/current", get(current_user))
+        .route("/authorizationserver/oauth/token", post(oauth::token))
+        .route("/authorizationserver/oauth/revoke", post(oauth::revoke))
+        .route("/occ/v2/{site}/users/current", get(occ::current_user))
         .with_state(state)
 }
 
@@ -193,7 +237,7 @@ pub async fn spawn(
     Ok(bound)
 }
 
-async fn disturbances(control: &SimControl) -> Option<Response> {
+pub(super) async fn disturbances(control: &SimControl) -> Option<Response> {
     let latency = control.latency_ms.load(Ordering::SeqCst);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -205,188 +249,4 @@ async fn disturbances(control: &SimControl) -> Option<Response> {
         )
             .into_response()
     })
-}
-
-#[derive(Deserialize)]
-struct TokenForm {
-    grant_type: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": error, "error_description": description})),
-    )
-        .into_response()
-}
-
-async fn token(State(state): State<Arc<SimState>>, Form(form): Form<TokenForm>) -> Response {
-    state.control.token_requests.fetch_add(1, Ordering::SeqCst);
-    if let Some(response) = disturbances(&state.control).await {
-        return response;
-    }
-    let config = &state.config;
-    if form.client_id.as_deref() != Some(config.client_id.as_str())
-        || form.client_secret.as_deref() != Some(config.client_secret.as_str())
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Bad client credentials",
-        );
-    }
-    if form.grant_type.as_deref() != Some("password") {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "Unsupported grant type",
-        );
-    }
-    let (Some(username), Some(password)) = (form.username, form.password) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Missing username or password",
-        );
-    };
-    let user = state.user(&username).filter(|u| u.password == password);
-    let Some(user) = user else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad credentials");
-    };
-    let access_token = uuid::Uuid::new_v4().to_string();
-    state
-        .tokens
-        .lock()
-        .expect("sim token lock")
-        .insert(access_token.clone(), user.uid.clone());
-    state.control.live_tokens.fetch_add(1, Ordering::SeqCst);
-    Json(json!({
-        "access_token": access_token,
-        "token_type": "bearer",
-        "expires_in": 43199,
-        "scope": "basic openid"
-    }))
-    .into_response()
-}
-
-#[derive(Deserialize)]
-struct RevokeForm {
-    token: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
-/// RFC 7009 as Spring Security OAuth in SAP Commerce answers it: 200 whether or not the token
-/// was known; 401 for a wrong client.
-async fn revoke(State(state): State<Arc<SimState>>, Form(form): Form<RevokeForm>) -> Response {
-    if let Some(response) = disturbances(&state.control).await {
-        return response;
-    }
-    let status = state.control.revoke_status.load(Ordering::SeqCst);
-    if status != 0 {
-        return StatusCode::from_u16(status as u16)
-            .unwrap_or(StatusCode::NOT_FOUND)
-            .into_response();
-    }
-    let config = &state.config;
-    if form.client_id.as_deref() != Some(config.client_id.as_str())
-        || form.client_secret.as_deref() != Some(config.client_secret.as_str())
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Bad client credentials",
-        );
-    }
-    let removed = form
-        .token
-        .and_then(|token| state.tokens.lock().expect("sim token lock").remove(&token));
-    if removed.is_some() {
-        state.control.revocations.fetch_add(1, Ordering::SeqCst);
-        state.control.live_tokens.fetch_sub(1, Ordering::SeqCst);
-    }
-    StatusCode::OK.into_response()
-}
-
-async fn current_user(
-    State(state): State<Arc<SimState>>,
-    Path(site): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(response) = disturbances(&state.control).await {
-        return response;
-    }
-    let invalid_token = || {
-        (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"errors": [{"type": "InvalidTokenError", "message": "Invalid access token"}]})),
-        )
-            .into_response()
-    };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return invalid_token();
-    };
-    let Some(uid) = state
-        .tokens
-        .lock()
-        .expect("sim token lock")
-        .get(token)
-        .cloned()
-        .filter(|_| !state.control.reject_profile_tokens.load(Ordering::SeqCst))
-    else {
-        return invalid_token();
-    };
-    if site != state.config.base_site {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"errors": [{"type": "UnknownIdentifierError", "message": format!("Base site {site} doesn't exist")}]})),
-        )
-            .into_response();
-    }
-    let Some(user) = state.user(&uid) else {
-        return invalid_token();
-    };
-    let fields = query.get("fields").map(String::as_str).unwrap_or("DEFAULT");
-    let wants = |field: &str| {
-        fields
-            .split(',')
-            .any(|f| f.trim() == field || f.trim() == "FULL")
-    };
-    let name = [user.first_name.as_deref(), user.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut body = json!({
-        "type": "userWsDTO",
-        "uid": user.uid,
-        "customerId": user.customer_id,
-        "displayUid": user.uid,
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "name": name,
-    });
-    let custom = [
-        ("rccMembershipNumber", &user.rcc_membership_number),
-        ("rccMemberShipStartDate", &user.rcc_member_ship_start_date),
-        ("rccMemberShipEndDate", &user.rcc_member_ship_end_date),
-        ("rccChapter", &user.rcc_chapter),
-        ("deactivationDate", &user.deactivation_date),
-    ];
-    for (name, value) in custom {
-        // OCC omits null fields and fields not asked for.
-        if let (true, Some(value)) = (wants(name), value) {
-            body[name] = Value::String(value.clone());
-        }
-    }
-    Json(body).into_response()
 }

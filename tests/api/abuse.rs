@@ -26,6 +26,10 @@ async fn login_from(
         .await
 }
 
+/// Failed logins per account by default: HYBRIS_LOCKOUT_THRESHOLD (5) - 1, so that guesses
+/// through us never lock a member out of the shop.
+const ACCOUNT_ALLOWANCE: usize = 4;
+
 fn assert_rate_limited(response: &crate::helpers::Response) {
     assert_eq!(response.code(), Some("RATE_LIMITED"), "{}", response.body);
     let retry_after = response.error_extension("retryAfter").as_u64().unwrap();
@@ -55,8 +59,12 @@ async fn guesses_at_one_account_from_rotating_ips_reach_hybris_no_more_than_the_
         }
     }
 
-    assert_eq!(app.sim.token_requests(), 10);
-    assert_eq!(refused, 90);
+    assert_eq!(app.sim.token_requests(), ACCOUNT_ALLOWANCE);
+    assert_eq!(refused, 100 - ACCOUNT_ALLOWANCE);
+    assert!(
+        !app.sim.is_locked_out("c-1001"),
+        "the member can still use the shop"
+    );
 }
 
 #[tokio::test]
@@ -69,10 +77,11 @@ async fn concurrent_guesses_cannot_slip_past_the_account_limit() {
     });
     futures::future::join_all(guesses).await;
     assert!(
-        app.sim.token_requests() <= 10,
+        app.sim.token_requests() <= ACCOUNT_ALLOWANCE,
         "{}",
         app.sim.token_requests()
     );
+    assert!(!app.sim.is_locked_out("c-1001"));
 }
 
 #[tokio::test]
@@ -128,7 +137,7 @@ async fn a_member_keeps_logging_in_from_their_own_device_while_their_account_is_
 #[tokio::test]
 async fn a_successful_login_clears_the_account_failures_and_the_window_ends() {
     let app = spawn_app_with(behind_proxy).await;
-    for _ in 0..9 {
+    for _ in 0..ACCOUNT_ALLOWANCE - 1 {
         login_from(&app, "198.51.100.2", ANNA, "wrong", None).await;
     }
     assert_eq!(
@@ -137,7 +146,7 @@ async fn a_successful_login_clears_the_account_failures_and_the_window_ends() {
             .code(),
         None
     );
-    for _ in 0..10 {
+    for _ in 0..ACCOUNT_ALLOWANCE {
         let response = login_from(&app, "198.51.100.2", ANNA, "wrong", None).await;
         assert_eq!(response.code(), Some("INVALID_CREDENTIALS"));
     }
@@ -176,7 +185,7 @@ async fn limits_are_shared_between_two_instances_through_redis() {
     let first = spawn_app_with(with_redis).await;
     let second = spawn_app_with(with_redis).await;
 
-    for _ in 0..5 {
+    for _ in 0..ACCOUNT_ALLOWANCE / 2 {
         assert_eq!(
             first.login(ANNA, "wrong", None).await.code(),
             Some("INVALID_CREDENTIALS")
@@ -196,7 +205,7 @@ async fn with_redis_down_the_limits_hold_in_memory_and_logins_work() {
     let app = spawn_app_with(|s| s.redis_url = Some("redis://127.0.0.1:1".to_owned().into())).await;
 
     assert_eq!(app.login(ANNA, PASSWORD, None).await.code(), None);
-    for _ in 0..10 {
+    for _ in 0..ACCOUNT_ALLOWANCE {
         assert_eq!(
             app.login(ANNA, "wrong", None).await.code(),
             Some("INVALID_CREDENTIALS")
@@ -473,4 +482,57 @@ async fn with_introspection_off_no_error_names_a_field_the_query_did_not_send() 
             );
         }
     }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_correct_logins_of_one_account_all_succeed() {
+    let app = spawn_app().await;
+    let devices: Vec<String> = (0..20).map(|i| format!("device-{i}")).collect();
+    let logins = devices.iter().map(|d| app.login(ANNA, PASSWORD, Some(d)));
+    for response in futures::future::join_all(logins).await {
+        assert_eq!(response.code(), None, "{}", response.body);
+    }
+    assert_eq!(app.count("sessions").await, 20);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_wrong_passwords_reach_hybris_exactly_the_allowance() {
+    let app = spawn_app().await;
+    let guesses = (0..20).map(|_| app.login(ANNA, "wrong-password", None));
+    let responses = futures::future::join_all(guesses).await;
+    let refused = responses
+        .iter()
+        .filter(|r| r.code() == Some("RATE_LIMITED"))
+        .count();
+    assert_eq!(app.sim.token_requests(), ACCOUNT_ALLOWANCE);
+    assert_eq!(refused, 20 - ACCOUNT_ALLOWANCE);
+    assert!(!app.sim.is_locked_out("c-1001"));
+}
+
+#[tokio::test]
+async fn a_password_tried_in_two_forms_counts_twice_against_the_lockout() {
+    let app = spawn_app_with(behind_proxy).await;
+    // `&` makes Hybris see two wrong logins per attempt: stripped, then as typed.
+    for i in 0..ACCOUNT_ALLOWANCE / 2 {
+        let response = login_from(&app, "198.51.100.9", ANNA, "wrong&guess", None).await;
+        assert_eq!(response.code(), Some("INVALID_CREDENTIALS"), "attempt {i}");
+    }
+    assert_eq!(app.sim.token_requests(), ACCOUNT_ALLOWANCE);
+    assert_rate_limited(&login_from(&app, "198.51.100.9", ANNA, "wrong&guess", None).await);
+    assert!(!app.sim.is_locked_out("c-1001"));
+}
+
+#[tokio::test]
+async fn hybris_disables_a_customer_after_five_failures_as_sap_commerce_does() {
+    // Without our limit in front (raised past the lockout), Hybris itself locks the member out.
+    let app = spawn_app_with(|s| s.limits.account.max = 100).await;
+    for _ in 0..5 {
+        app.login(ANNA, "wrong", None).await;
+    }
+    assert!(app.sim.is_locked_out("c-1001"));
+    assert_eq!(
+        app.login(ANNA, PASSWORD, None).await.code(),
+        Some("INVALID_CREDENTIALS"),
+        "a disabled customer is answered exactly like a wrong password"
+    );
 }

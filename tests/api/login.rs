@@ -423,3 +423,39 @@ async fn an_email_that_moved_to_another_hybris_customer_logs_in_as_that_customer
     assert_eq!(old["user"]["email"], "anna.old@example.org");
     assert_eq!(app.count("users").await, 2);
 }
+
+#[tokio::test]
+async fn a_password_or_email_typed_decomposed_logs_in_as_composed() {
+    let app = spawn_app().await;
+    // Stored at Hybris as the shop page sent them: composed (NFC).
+    for (i, (stored, typed)) in [
+        ("Pédale-2026!", "Pe\u{301}dale-2026!"),
+        ("Año&Ruta-26", "An\u{303}o&Ruta-26"),
+        ("Ångström-42", "A\u{30a}ngstro\u{308}m-42"),
+        (
+            "한국-자전거",
+            "\u{1112}\u{1161}\u{11ab}\u{1100}\u{116e}\u{11a8}-자전거",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let uid = format!("zoë{i}@example.org");
+        app.sim.upsert_user(login_api::sim::SimUser {
+            uid: uid.clone(),
+            customer_id: format!("c-uni-{i}"),
+            password: stored.into(),
+            first_name: None,
+            last_name: None,
+            rcc_membership_number: Some(format!("RCC-U{i}")),
+            rcc_member_ship_start_date: Some("2020-01-01".into()),
+            rcc_member_ship_end_date: Some("2099-12-31".into()),
+            rcc_chapter: None,
+            deactivation_date: None,
+        });
+        let decomposed_email = uid.replace('ë', "e\u{308}");
+        let response = app.login(&decomposed_email, typed, None).await;
+        assert_eq!(response.code(), None, "{stored:?}: {}", response.body);
+        assert_eq!(response.data("login")["user"]["email"], uid.as_str());
+    }
+}

@@ -69,7 +69,12 @@ impl Auth {
         let device = Device::parse(context.device)?;
         let subject = verifier.login_subject(&credential);
         let charged = self
-            .admit_login(&subject, device.device_id.as_deref(), context.client_ip)
+            .admit_login(
+                &subject,
+                device.device_id.as_deref(),
+                context.client_ip,
+                verifier.cost(&credential),
+            )
             .await?;
         let identity = match verifier.verify(&credential).await {
             Ok(identity) => identity,

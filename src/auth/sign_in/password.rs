@@ -46,6 +46,10 @@ impl CredentialVerifier for PasswordVerifier {
         LoginSubject::Email(credential.email.clone())
     }
 
+    fn cost(&self, credential: &PasswordCredential) -> i64 {
+        self.checker.tries(&credential.password)
+    }
+
     async fn verify(&self, credential: &PasswordCredential) -> Result<VerifiedIdentity, IdpError> {
         let grant = self
             .checker
