@@ -36,16 +36,28 @@ fn jwt(c: &mut Criterion) {
             auth_method: AuthMethod::Password,
             created_at: now,
             last_accessed_at: now,
+            last_active_at: None,
             expires_at: now + Duration::days(1),
             revoked_at: None,
+            end_reason: None,
         };
         let token = keys
-            .issue(&session, now, now + Duration::minutes(15))
+            .issue(
+                &session,
+                vec!["member".into()],
+                now,
+                now + Duration::minutes(15),
+            )
             .unwrap();
         c.bench_function(&format!("jwt sign {algorithm:?}"), |b| {
             b.iter(|| {
-                keys.issue(black_box(&session), now, now + Duration::minutes(15))
-                    .unwrap()
+                keys.issue(
+                    black_box(&session),
+                    vec!["member".into()],
+                    now,
+                    now + Duration::minutes(15),
+                )
+                .unwrap()
             })
         });
         c.bench_function(&format!("jwt verify {algorithm:?}"), |b| {

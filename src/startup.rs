@@ -57,15 +57,24 @@ impl Application {
             .build()
             .context("building the HTTP client")?;
         let metrics = Arc::new(Metrics::default());
-        let hybris = Arc::new(HybrisClient::new(
-            http.clone(),
-            metrics.clone(),
-            settings.hybris_timeout,
-            hybris.base_url,
-            hybris.client_id,
-            hybris.client_secret,
-            hybris.base_site,
-        ));
+        let hybris = Arc::new(
+            HybrisClient::new(
+                http.clone(),
+                metrics.clone(),
+                settings.hybris_timeout,
+                hybris.base_url,
+                hybris.client_id,
+                hybris.client_secret,
+                hybris.base_site,
+            )
+            .with_roles_field(settings.hybris_roles_field.clone()),
+        );
+        if !settings.short_lifetimes.is_empty() {
+            tracing::warn!(
+                variables = settings.short_lifetimes.join(", "),
+                "lifetimes below production's minimums: for app testing only (APP_ENV is not production)"
+            );
+        }
 
         let tokens = TokenKeys::from_settings(&settings.jwt)?;
         if tokens.ephemeral {
@@ -102,6 +111,7 @@ impl Application {
                 timezone: settings.membership_timezone,
                 limits: settings.limits,
                 partner_token_ttl: settings.partner_token_ttl,
+                activity_min_interval: settings.activity_min_interval,
             },
             rate_counter,
             outbox_written,

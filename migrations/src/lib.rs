@@ -14,6 +14,7 @@ mod m20261122_000005_create_partners;
 mod m20261122_000006_outbox_pending_indexes;
 mod m20261130_000007_create_identities;
 mod m20261130_000008_session_auth_method;
+mod m20261130_000009_session_activity_and_roles;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_outbox_pending_indexes::Migration),
             Box::new(m20261130_000007_create_identities::Migration),
             Box::new(m20261130_000008_session_auth_method::Migration),
+            Box::new(m20261130_000009_session_activity_and_roles::Migration),
         ]
     }
 }

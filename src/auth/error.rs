@@ -61,8 +61,9 @@ pub enum AuthError {
     InvalidToken,
     #[error("the access token has expired")]
     Expired,
+    /// Why, when the session is still kept; `None` once it was purged.
     #[error("the session has ended")]
-    SessionEnded,
+    SessionEnded(Option<crate::domain::EndReason>),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }

@@ -3,7 +3,7 @@
 //! Revocation is a write to `sessions.revoked_at`; `authenticate` reads it on every request, so
 //! the session's unexpired access tokens and its refresh tokens stop working at once.
 
-use crate::domain::SessionId;
+use crate::domain::{EndReason, SessionId};
 use crate::store::Sessions;
 
 use super::{Auth, Principal, SessionError};
@@ -22,15 +22,36 @@ impl Auth {
         principal: Principal,
         scope: LogoutScope,
     ) -> Result<u64, SessionError> {
-        let which = match scope {
-            LogoutScope::Current => Sessions::Only(principal.session_id),
-            LogoutScope::Others => Sessions::AllExcept(principal.session_id),
-            LogoutScope::All => Sessions::All,
+        // This device's session ends as a logout; the others are revoked from here.
+        let (this, others) = match scope {
+            LogoutScope::Current => (true, false),
+            LogoutScope::Others => (false, true),
+            LogoutScope::All => (true, true),
         };
-        let ended = self
-            .store
-            .revoke_sessions(principal.user_id, which, self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        let mut ended = 0;
+        if others {
+            ended += self
+                .store
+                .revoke_sessions(
+                    principal.user_id,
+                    Sessions::AllExcept(principal.session_id),
+                    now,
+                    EndReason::Revoked,
+                )
+                .await?;
+        }
+        if this {
+            ended += self
+                .store
+                .revoke_sessions(
+                    principal.user_id,
+                    Sessions::Only(principal.session_id),
+                    now,
+                    EndReason::Logout,
+                )
+                .await?;
+        }
         tracing::Span::current().record("ended", ended);
         Ok(ended)
     }
@@ -48,6 +69,11 @@ impl Auth {
                 principal.user_id,
                 Sessions::Only(session_id),
                 self.clock.now(),
+                if session_id == principal.session_id {
+                    EndReason::Logout
+                } else {
+                    EndReason::Revoked
+                },
             )
             .await?;
         if ended == 0 {

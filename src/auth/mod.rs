@@ -12,6 +12,7 @@ mod link;
 mod logout;
 pub mod partner;
 mod refresh;
+mod sessions;
 pub mod side_effects;
 pub mod sign_in;
 pub mod tokens;
@@ -23,13 +24,16 @@ use chrono_tz::Tz;
 
 pub use error::{AuthError, LinkError, LoginError, RefreshError, SessionError};
 pub use logout::LogoutScope;
+pub use sessions::{DeviceUpdateError, SessionStatus};
 pub use sign_in::{LoginRequest, PasswordVerifier, SignInContext};
 
-use crate::domain::{RefreshToken, Session, SessionId, SessionLifetimes, User, UserId};
+use crate::domain::{
+    RefreshToken, Session, SessionId, SessionLifetimes, SessionState, User, UserId,
+};
 use crate::ports::{Clock, RateCounter};
 use crate::store::Store;
 use limits::RateLimits;
-use tokens::{TokenError, TokenKeys};
+use tokens::TokenKeys;
 
 /// The use cases and what they need; cheap to share behind an `Arc`.
 pub struct Auth {
@@ -42,6 +46,7 @@ pub struct Auth {
     timezone: Tz,
     limits: RateLimits,
     partner_token_ttl: chrono::Duration,
+    activity_min_interval: chrono::Duration,
     rate_counter: Arc<dyn RateCounter>,
     /// Told after a commit that wrote outbox rows, so the relay delivers them at once.
     outbox_written: Arc<tokio::sync::Notify>,
@@ -62,6 +67,8 @@ pub struct Policy {
     pub limits: RateLimits,
     /// How long a partner token lives (capped by the partner's own setting and 15 minutes).
     pub partner_token_ttl: chrono::Duration,
+    /// `touchSession` writes at most once per session per this long.
+    pub activity_min_interval: chrono::Duration,
 }
 
 /// The caller of an authenticated request: a user in one live session.
@@ -101,6 +108,7 @@ impl Auth {
             timezone: policy.timezone,
             limits: policy.limits,
             partner_token_ttl: policy.partner_token_ttl,
+            activity_min_interval: policy.activity_min_interval,
             rate_counter,
             outbox_written,
         }
@@ -157,14 +165,16 @@ impl Auth {
     }
 
     /// Verifies a bearer token and that its session is still live: one primary-key lookup,
-    /// so a revoked session's tokens stop working at once.
+    /// so a revoked session's tokens stop working at once. An ended session's token, expired
+    /// or not, is refused with the reason it ended, so the app can tell the member why.
     #[tracing::instrument(name = "authenticate", skip_all)]
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
         let now = self.clock.now();
-        let claims = self.tokens.verify(bearer, now).map_err(|e| match e {
-            TokenError::Expired => AuthError::Expired,
-            TokenError::Invalid => AuthError::InvalidToken,
-        })?;
+        let claims = self
+            .tokens
+            .verify_signature(bearer)
+            .map_err(|_| AuthError::InvalidToken)?;
+        let expired = claims.exp <= now.timestamp();
         let (Ok(user_id), Ok(session_id)) = (
             claims.sub.parse::<UserId>(),
             claims.sid.parse::<SessionId>(),
@@ -175,13 +185,22 @@ impl Auth {
             .store
             .session(session_id)
             .await
-            .map_err(|e| AuthError::Unexpected(e.into()))?
-            .ok_or(AuthError::SessionEnded)?;
+            .map_err(|e| AuthError::Unexpected(e.into()))?;
+        let Some(session) = session else {
+            return Err(if expired {
+                AuthError::Expired
+            } else {
+                AuthError::SessionEnded(None)
+            });
+        };
         if session.user_id != user_id {
             return Err(AuthError::InvalidToken);
         }
-        if !self.is_live(&session, now) {
-            return Err(AuthError::SessionEnded);
+        if let SessionState::Ended { reason, .. } = self.lifetimes.state(&session, now) {
+            return Err(AuthError::SessionEnded(Some(reason)));
+        }
+        if expired {
+            return Err(AuthError::Expired);
         }
         Ok(Principal {
             user_id: session.user_id,
@@ -192,23 +211,6 @@ impl Auth {
     pub async fn me(&self, principal: Principal) -> Result<User, SessionError> {
         self.store
             .user(principal.user_id)
-            .await
-            .map_err(|e| SessionError::Unexpected(e.into()))?
-            .ok_or(SessionError::NotFound)
-    }
-
-    /// The caller's live sessions, newest first.
-    pub async fn sessions(&self, principal: Principal) -> Result<Vec<Session>, SessionError> {
-        let now = self.clock.now();
-        self.store
-            .live_sessions(principal.user_id, now, now - self.lifetimes.idle)
-            .await
-            .map_err(|e| SessionError::Unexpected(e.into()))
-    }
-
-    pub async fn current_session(&self, principal: Principal) -> Result<Session, SessionError> {
-        self.store
-            .session(principal.session_id)
             .await
             .map_err(|e| SessionError::Unexpected(e.into()))?
             .ok_or(SessionError::NotFound)
@@ -237,12 +239,7 @@ impl Auth {
     }
 
     fn is_live(&self, session: &Session, now: DateTime<Utc>) -> bool {
-        self.lifetimes.is_live(
-            now,
-            session.last_accessed_at,
-            session.expires_at,
-            session.revoked_at,
-        )
+        self.lifetimes.is_live(session, now)
     }
 
     fn issue(
@@ -256,7 +253,10 @@ impl Auth {
         let access_token_expires_at = self
             .lifetimes
             .access_token_expires_at(now, session.expires_at);
-        let access_token = self.tokens.issue(&session, now, access_token_expires_at)?;
+        let roles = user.roles(crate::domain::membership::today_in(self.timezone, now));
+        let access_token = self
+            .tokens
+            .issue(&session, roles, now, access_token_expires_at)?;
         Ok(Issued {
             access_token,
             access_token_expires_at,

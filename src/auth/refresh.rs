@@ -9,7 +9,10 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Membership, RefreshToken, membership::today_in, refresh_token::RotationNonce};
+use crate::domain::{
+    EndReason, Membership, RefreshToken, SessionState, membership::today_in,
+    refresh_token::RotationNonce,
+};
 use crate::store::{Claim, RefreshTokenRecord, Successor, UsedRefreshToken};
 
 use super::{Auth, Issued, RefreshError};
@@ -55,7 +58,9 @@ impl Auth {
             record.user.membership.as_ref(),
             today_in(self.timezone, now),
         ) {
-            self.store.end_session(record.session.id, now).await?;
+            self.store
+                .end_session(record.session.id, now, EndReason::MembershipEnded)
+                .await?;
             tracing::info!(
                 reason = reason.as_str(),
                 "refresh refused: membership not active"
@@ -68,9 +73,14 @@ impl Auth {
         if let Some(used) = record.used.clone() {
             return self.replay(&token, (record, used), now).await;
         }
-        if !self.is_live(&record.session, now) {
-            self.store.end_session(record.session.id, now).await?;
-            tracing::info!("refresh refused: session idle or past its lifetime");
+        if let SessionState::Ended { reason, .. } = self.lifetimes.state(&record.session, now) {
+            self.store
+                .end_session(record.session.id, now, reason)
+                .await?;
+            tracing::info!(
+                reason = reason.as_str(),
+                "refresh refused: session idle or past its lifetime"
+            );
             return Err(RefreshError::Invalid);
         }
 
@@ -110,7 +120,9 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> Result<Issued, RefreshError> {
         if now >= used.used_at + self.lifetimes.reuse_grace {
-            self.store.end_session(record.session.id, now).await?;
+            self.store
+                .end_session(record.session.id, now, EndReason::RefreshTokenReused)
+                .await?;
             tracing::warn!("refresh token reused after its grace window: session ended");
             return Err(RefreshError::Reused);
         }

@@ -51,6 +51,9 @@ pub struct AccessClaims {
     /// earlier releases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// `member` while the membership is active, then the roles Hybris reports. Informative.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -155,10 +158,11 @@ impl TokenKeys {
         })
     }
 
-    /// A signed access token of `session`, valid from `now` to `expires_at`.
+    /// A signed access token of `session` carrying `roles`, valid from `now` to `expires_at`.
     pub fn issue(
         &self,
         session: &Session,
+        roles: Vec<String>,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> anyhow::Result<String> {
@@ -173,22 +177,30 @@ impl TokenKeys {
             exp: expires_at.timestamp(),
             jti: Uuid::new_v4().to_string(),
             amr: vec![session.auth_method.amr().to_owned()],
+            roles,
         };
         jsonwebtoken::encode(&header, &claims, &self.encoding).context("signing an access token")
     }
 
     /// Checks signature, algorithm, key id, issuer, audience and expiry at `now`.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
+        let claims = self.verify_signature(token)?;
+        if claims.exp <= now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Everything `verify` checks but expiry: the claims of a token we issued, expired or not
+    /// (to say why an expired token's session ended). Never grants access by itself.
+    pub fn verify_signature(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != self.algorithm || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(TokenError::Invalid);
         }
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map_err(|_| TokenError::Invalid)?;
-        if data.claims.exp <= now.timestamp() {
-            return Err(TokenError::Expired);
-        }
-        Ok(data.claims)
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| TokenError::Invalid)
     }
 
     pub fn jwks(&self) -> &JwkSet {
@@ -264,8 +276,10 @@ mod tests {
             auth_method: crate::domain::AuthMethod::Password,
             created_at: now,
             last_accessed_at: now,
+            last_active_at: None,
             expires_at: now + chrono::Duration::days(1),
             revoked_at: None,
+            end_reason: None,
         }
     }
 
@@ -280,7 +294,7 @@ mod tests {
         ] {
             let keys = TokenKeys::from_settings(&settings(algorithm)).unwrap();
             let token = keys
-                .issue(&session(), now, now + chrono::Duration::minutes(15))
+                .issue(&session(), vec![], now, now + chrono::Duration::minutes(15))
                 .unwrap();
             let claims = keys.verify(&token, now).unwrap();
             assert_eq!(claims.aud, "apps");
@@ -301,7 +315,7 @@ mod tests {
         let keys = TokenKeys::from_settings(&settings(Algorithm::ES256)).unwrap();
         let now = Utc::now();
         let exp = now + chrono::Duration::minutes(15);
-        let token = keys.issue(&session(), now, exp).unwrap();
+        let token = keys.issue(&session(), vec![], now, exp).unwrap();
         assert!(
             keys.verify(&token, exp - chrono::Duration::seconds(1))
                 .is_ok()
@@ -315,14 +329,14 @@ mod tests {
         let exp = now + chrono::Duration::minutes(15);
         let ours = TokenKeys::from_settings(&settings(Algorithm::ES256)).unwrap();
         let theirs = TokenKeys::from_settings(&settings(Algorithm::ES256)).unwrap();
-        let token = theirs.issue(&session(), now, exp).unwrap();
+        let token = theirs.issue(&session(), vec![], now, exp).unwrap();
         assert_eq!(ours.verify(&token, now), Err(TokenError::Invalid));
 
         let mut other_audience = settings(Algorithm::ES256);
         other_audience.audience = "someone-else".into();
         let token = TokenKeys::from_settings(&other_audience)
             .unwrap()
-            .issue(&session(), now, exp)
+            .issue(&session(), vec![], now, exp)
             .unwrap();
         assert_eq!(ours.verify(&token, now), Err(TokenError::Invalid));
 

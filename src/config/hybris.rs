@@ -31,3 +31,22 @@ pub fn membership_timezone(env: &Env) -> ConfigResult<Tz> {
         }),
     }
 }
+
+/// A field name of the OCC profile (letters, digits, `_`; at most 64), sent in `fields=`.
+pub fn roles_field(env: &Env) -> ConfigResult<Option<String>> {
+    let Some(field) = env.get("HYBRIS_ROLES_FIELD") else {
+        return Ok(None);
+    };
+    let field = field.trim().to_owned();
+    let ok = field.len() <= 64
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !ok {
+        return Err(invalid(
+            "HYBRIS_ROLES_FIELD",
+            "must be an OCC field name: letters, digits and _, at most 64",
+        ));
+    }
+    Ok(Some(field))
+}

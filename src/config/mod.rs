@@ -48,6 +48,12 @@ pub struct Settings {
     pub membership_timezone: Tz,
     pub jwt: JwtSettings,
     pub lifetimes: SessionLifetimes,
+    /// Lifetimes set below production's minimums (allowed outside production; warned about).
+    pub short_lifetimes: Vec<&'static str>,
+    /// `touchSession` writes at most once per session per this long.
+    pub activity_min_interval: chrono::Duration,
+    /// `HYBRIS_ROLES_FIELD`: the profile field holding the member's roles.
+    pub hybris_roles_field: Option<String>,
     pub log_format: LogFormat,
     /// How often expired sessions and refresh tokens are purged.
     pub purge_interval: std::time::Duration,
@@ -91,6 +97,7 @@ impl Settings {
             ],
         )?;
         let hybris_timeout = env.millis("HYBRIS_TIMEOUT_MS", 5000, 1..=120_000)?;
+        let (lifetimes, short_lifetimes) = tokens::lifetimes(&env, production)?;
         let settings = Self {
             production,
             listen_addr: match env.get("LISTEN_ADDR") {
@@ -108,7 +115,10 @@ impl Settings {
             hybris_timeout,
             membership_timezone: hybris::membership_timezone(&env)?,
             jwt: tokens::jwt(&env)?,
-            lifetimes: tokens::lifetimes(&env)?,
+            lifetimes,
+            short_lifetimes,
+            activity_min_interval: tokens::activity_min_interval(&env)?,
+            hybris_roles_field: hybris::roles_field(&env)?,
             log_format: env.choice(
                 "LOG_FORMAT",
                 LogFormat::Text,

@@ -199,3 +199,54 @@ fn the_account_limit_stays_below_the_hybris_lockout() {
         .is_ok()
     );
 }
+
+#[test]
+fn outside_production_any_lifetime_of_a_second_or_more_is_taken_and_named() {
+    let s = settings(&[
+        ("ACCESS_TOKEN_TTL_SECS", "5"),
+        ("SESSION_IDLE_TIMEOUT_SECS", "20"),
+        ("REFRESH_TOKEN_TTL_SECS", "3600"),
+    ])
+    .unwrap();
+    assert_eq!(s.lifetimes.access_token.num_seconds(), 5);
+    assert_eq!(
+        s.short_lifetimes,
+        ["ACCESS_TOKEN_TTL_SECS", "SESSION_IDLE_TIMEOUT_SECS"]
+    );
+    assert!(settings(&[]).unwrap().short_lifetimes.is_empty());
+    assert_eq!(
+        settings(&[("ACCESS_TOKEN_TTL_SECS", "0")])
+            .unwrap_err()
+            .variable,
+        "ACCESS_TOKEN_TTL_SECS"
+    );
+    // Production keeps its minimums and refuses anything below.
+    let mut vars = PRODUCTION_WITH_STAND_INS.to_vec();
+    vars.push(("ACCESS_TOKEN_TTL_SECS", "5"));
+    assert_eq!(
+        settings(&vars).unwrap_err().variable,
+        "ACCESS_TOKEN_TTL_SECS"
+    );
+    let mut vars = PRODUCTION_WITH_STAND_INS.to_vec();
+    vars.push(("ACCESS_TOKEN_TTL_SECS", "30"));
+    assert!(settings(&vars).unwrap().short_lifetimes.is_empty());
+}
+
+#[test]
+fn the_roles_field_is_an_occ_field_name() {
+    assert_eq!(
+        settings(&[("HYBRIS_ROLES_FIELD", "rccRoles")])
+            .unwrap()
+            .hybris_roles_field
+            .as_deref(),
+        Some("rccRoles")
+    );
+    for bad in ["a,b", "x y", "roles&fields=FULL"] {
+        assert_eq!(
+            settings(&[("HYBRIS_ROLES_FIELD", bad)])
+                .unwrap_err()
+                .variable,
+            "HYBRIS_ROLES_FIELD"
+        );
+    }
+}

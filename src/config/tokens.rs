@@ -52,14 +52,36 @@ pub fn jwt(env: &Env) -> ConfigResult<JwtSettings> {
 const DAY: u64 = 24 * 3600;
 const YEAR: u64 = 366 * DAY;
 
-pub fn lifetimes(env: &Env) -> ConfigResult<SessionLifetimes> {
-    Ok(SessionLifetimes {
-        access_token: env.seconds("ACCESS_TOKEN_TTL_SECS", 900, 30..=DAY)?,
-        refresh_token: env.seconds("REFRESH_TOKEN_TTL_SECS", 30 * DAY, 60..=YEAR)?,
-        idle: env.seconds("SESSION_IDLE_TIMEOUT_SECS", 30 * DAY, 60..=YEAR)?,
-        max: env.seconds("SESSION_MAX_LIFETIME_SECS", 90 * DAY, 60..=5 * YEAR)?,
+/// The lifetimes, and the names of those set below production's minimums. Outside
+/// production any whole number of seconds from 1 is taken, so that app testers can watch an
+/// access token expire, a session idle out and the 401 interceptor fire within a test run;
+/// production refuses anything below its minimums.
+pub fn lifetimes(
+    env: &Env,
+    production: bool,
+) -> ConfigResult<(SessionLifetimes, Vec<&'static str>)> {
+    let mut short = Vec::new();
+    let mut lifetime = |name: &'static str, default: u64, minimum: u64, max: u64| {
+        let lowest = if production { minimum } else { 1 };
+        let seconds = env.number(name, default, lowest..=max)?;
+        if seconds < minimum {
+            short.push(name);
+        }
+        Ok::<_, super::ConfigError>(chrono::Duration::seconds(seconds as i64))
+    };
+    let lifetimes = SessionLifetimes {
+        access_token: lifetime("ACCESS_TOKEN_TTL_SECS", 900, 30, DAY)?,
+        refresh_token: lifetime("REFRESH_TOKEN_TTL_SECS", 30 * DAY, 60, YEAR)?,
+        idle: lifetime("SESSION_IDLE_TIMEOUT_SECS", 30 * DAY, 60, YEAR)?,
+        max: lifetime("SESSION_MAX_LIFETIME_SECS", 90 * DAY, 60, 5 * YEAR)?,
         reuse_grace: env.seconds("REFRESH_REUSE_GRACE_SECS", 10, 0..=300)?,
-    })
+    };
+    Ok((lifetimes, short))
+}
+
+/// `SESSION_ACTIVITY_MIN_INTERVAL_SECS`: `touchSession` writes at most once per this long.
+pub fn activity_min_interval(env: &Env) -> ConfigResult<chrono::Duration> {
+    env.seconds("SESSION_ACTIVITY_MIN_INTERVAL_SECS", 60, 1..=3600)
 }
 
 /// `PARTNER_TOKEN_TTL_SECS`: at most 900.

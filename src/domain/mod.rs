@@ -56,7 +56,7 @@ pub use identity::{AuthMethod, LoginSubject, Provider, VerifiedIdentity};
 pub use membership::{InactiveReason, Membership};
 pub use password::Password;
 pub use refresh_token::{OpaqueToken, RefreshToken, RefreshTokenHash};
-pub use session::{Session, SessionId, SessionLifetimes};
+pub use session::{EndReason, Session, SessionId, SessionLifetimes, SessionState};
 pub use user::{CustomerProfile, User, UserId};
 
 /// Why an input value was refused; `field` names the GraphQL input field.

@@ -21,6 +21,8 @@ pub struct CustomerProfile {
     /// Whether the shop account is closed (OCC `deactivationDate` set): no login, whatever the
     /// membership says.
     pub closed: bool,
+    /// Roles from the profile field `HYBRIS_ROLES_FIELD` names; empty without one.
+    pub roles: Vec<String>,
 }
 
 /// A member: the profile as Hybris last reported it (the membership snapshot), and our own
@@ -36,4 +38,24 @@ pub struct User {
     /// When the profile snapshot was last written.
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// The roles Hybris last reported (`HYBRIS_ROLES_FIELD`).
+    pub upstream_roles: Vec<String>,
+}
+
+/// The role every member holds while the membership is active.
+pub const MEMBER_ROLE: &str = "member";
+
+impl User {
+    /// `member` while the membership is active on `today`, then the roles Hybris reported, each
+    /// once. Informative: access is still decided by the session and the membership.
+    pub fn roles(&self, today: chrono::NaiveDate) -> Vec<String> {
+        let active = self.membership.as_ref().is_some_and(|m| m.is_active(today));
+        let mut roles: Vec<String> = active.then(|| MEMBER_ROLE.to_owned()).into_iter().collect();
+        for role in &self.upstream_roles {
+            if !roles.contains(role) {
+                roles.push(role.clone());
+            }
+        }
+        roles
+    }
 }

@@ -11,9 +11,10 @@ use async_graphql::{Context, ErrorExtensions};
 
 use super::code::ErrorCode;
 use super::{Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
+use crate::auth::DeviceUpdateError;
 use crate::auth::partner::PartnerError;
 use crate::auth::{Auth, AuthError, LinkError, LoginError, Principal, RefreshError, SessionError};
-use crate::domain::InactiveReason;
+use crate::domain::{EndReason, InactiveReason};
 
 /// An error as the client meets it. Display is the client's message, from `ErrorCode` unless
 /// the variant carries more precise words.
@@ -30,6 +31,8 @@ pub enum ApiError {
     MembershipInactive(InactiveReason),
     /// A presented token was refused, or a field needs one.
     Unauthenticated(&'static str),
+    /// The token's session has ended; `extensions.reason` says why while it is kept.
+    SessionEnded(Option<EndReason>),
     InvalidRefreshToken,
     RefreshTokenReused,
     SessionNotFound,
@@ -47,6 +50,7 @@ impl std::fmt::Display for ApiError {
         match self {
             Self::BadUserInput { message, .. } => f.write_str(message),
             Self::Unauthenticated(message) => f.write_str(message),
+            Self::SessionEnded(_) => f.write_str("the session has ended"),
             other => f.write_str(other.code().message()),
         }
     }
@@ -62,7 +66,7 @@ impl ApiError {
             Self::UpstreamUnavailable => ErrorCode::UpstreamUnavailable,
             Self::UpstreamDataInvalid(_) => ErrorCode::UpstreamDataInvalid,
             Self::MembershipInactive(_) => ErrorCode::MembershipInactive,
-            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Unauthenticated(_) | Self::SessionEnded(_) => ErrorCode::Unauthenticated,
             Self::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
             Self::RefreshTokenReused => ErrorCode::RefreshTokenReused,
             Self::SessionNotFound => ErrorCode::SessionNotFound,
@@ -102,6 +106,7 @@ impl ApiError {
             match &self {
                 Self::BadUserInput { field, .. } => ext.set("field", *field),
                 Self::MembershipInactive(reason) => ext.set("reason", reason.as_str()),
+                Self::SessionEnded(Some(reason)) => ext.set("reason", reason.as_str()),
                 Self::Internal(_) | Self::UpstreamDataInvalid(_) => {
                     if let Some(id) = &request_id {
                         ext.set("requestId", id.as_str());
@@ -162,6 +167,18 @@ impl From<PartnerError> for ApiError {
     }
 }
 
+impl From<DeviceUpdateError> for ApiError {
+    fn from(e: DeviceUpdateError) -> Self {
+        match e {
+            DeviceUpdateError::InvalidInput(input) => Self::BadUserInput {
+                field: input.field,
+                message: input.to_string(),
+            },
+            DeviceUpdateError::Session(e) => e.into(),
+        }
+    }
+}
+
 impl From<LinkError> for ApiError {
     fn from(e: LinkError) -> Self {
         match e {
@@ -175,7 +192,7 @@ impl From<&AuthError> for ApiError {
     fn from(e: &AuthError) -> Self {
         match e {
             AuthError::Expired => Self::Unauthenticated("the access token has expired"),
-            AuthError::SessionEnded => Self::Unauthenticated("the session has ended"),
+            AuthError::SessionEnded(reason) => Self::SessionEnded(*reason),
             AuthError::InvalidToken | AuthError::Unexpected(_) => {
                 Self::Unauthenticated("the access token is invalid")
             }

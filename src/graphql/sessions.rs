@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, ID, Object};
 
 use super::error::{ApiError, api, auth, client_ip, counted, principal};
-use super::types::{AuthPayload, Session};
+use super::types::{AuthPayload, DeviceInput, Session, SessionStatus};
 use crate::auth::LogoutScope as Scope;
 
 /// Which sessions `logout` ends.
@@ -28,6 +28,22 @@ impl SessionQuery {
         let auth = auth(ctx)?;
         let session = api(ctx, auth.current_session(principal).await)?;
         Ok(Session::new(session, true))
+    }
+
+    /// One of the caller's own sessions, live or ended in the last 7 days, and why it ended.
+    /// Another member's session, or a missing one, is `SESSION_NOT_FOUND`.
+    async fn session_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<SessionStatus> {
+        let principal = principal(ctx)?;
+        let auth = auth(ctx)?;
+        let Ok(session_id) = id.parse() else {
+            return Err(ApiError::SessionNotFound.extend(ctx));
+        };
+        let status = api(ctx, auth.session_status(principal, session_id).await)?;
+        Ok(status.into())
     }
 
     /// The user's live sessions, one per device, newest first.
@@ -81,6 +97,29 @@ impl SessionMutation {
         };
         api(ctx, auth.logout(principal, scope).await)?;
         Ok(true)
+    }
+
+    /// Updates the current session's device details (a rotated push token, an upgraded app, a
+    /// renamed device) without a new login. A different `deviceId` is `BAD_USER_INPUT`.
+    async fn update_device(
+        &self,
+        ctx: &Context<'_>,
+        input: DeviceInput,
+    ) -> async_graphql::Result<Session> {
+        let principal = principal(ctx)?;
+        let auth = auth(ctx)?;
+        let session = api(ctx, auth.update_device(principal, input.into()).await)?;
+        Ok(Session::new(session, true))
+    }
+
+    /// Records that the member is active (apps call it about once a minute); the idle timeout
+    /// counts from the later of the last refresh and the last activity. Writes at most once per
+    /// `SESSION_ACTIVITY_MIN_INTERVAL_SECS`.
+    async fn touch_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Session> {
+        let principal = principal(ctx)?;
+        let auth = auth(ctx)?;
+        let session = api(ctx, auth.touch_session(principal).await)?;
+        Ok(Session::new(session, true))
     }
 
     /// Ends one of the user's own sessions.

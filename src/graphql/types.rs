@@ -84,11 +84,16 @@ pub struct User {
     pub created_at: DateTime,
     pub updated_at: DateTime,
     pub last_login_at: Option<DateTime>,
+    /// `member` while the membership is active, then the roles Hybris reports for the member.
+    /// Informative: what a member may do is still decided by the session and the membership.
+    pub roles: Vec<String>,
 }
 
 impl User {
     pub fn new(user: domain::User, today: NaiveDate) -> Self {
+        let roles = user.roles(today);
         Self {
+            roles,
             id: ID(user.id.to_string()),
             email: user.email.as_str().to_owned(),
             first_name: user.first_name,
@@ -152,6 +157,12 @@ pub struct Session {
     pub current: bool,
     /// How the session was opened; refreshes keep it. Access tokens carry it as `amr`.
     pub auth_method: AuthMethod,
+    pub platform: Option<String>,
+    pub platform_version: Option<String>,
+    /// Whether the device registered a push token (the token itself is never shown).
+    pub has_push_token: bool,
+    /// When the app last reported the member active (`touchSession`).
+    pub last_active_at: Option<DateTime>,
 }
 
 impl Session {
@@ -166,6 +177,74 @@ impl Session {
             expires_at: DateTime(session.expires_at),
             current,
             auth_method: session.auth_method.into(),
+            has_push_token: session.device.push_token.is_some(),
+            platform: session.device.platform,
+            platform_version: session.device.platform_version,
+            last_active_at: session.last_active_at.map(DateTime),
+        }
+    }
+}
+
+/// Why a session ended. New values may be added: clients should accept unknown ones.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum SessionEndReason {
+    /// The member logged out on this device.
+    Logout,
+    /// Ended from another of the member's sessions.
+    Revoked,
+    /// A new login on the same device replaced it.
+    ReplacedByNewLogin,
+    /// Neither refreshed nor active for the idle timeout.
+    IdleTimeout,
+    /// Past its maximum lifetime.
+    MaxLifetime,
+    /// The club membership ended.
+    MembershipEnded,
+    /// A used refresh token came back: the session was ended to protect the member.
+    RefreshTokenReused,
+}
+
+impl From<domain::EndReason> for SessionEndReason {
+    fn from(reason: domain::EndReason) -> Self {
+        use domain::EndReason as R;
+        match reason {
+            R::Logout => Self::Logout,
+            R::Revoked => Self::Revoked,
+            R::ReplacedByNewLogin => Self::ReplacedByNewLogin,
+            R::IdleTimeout => Self::IdleTimeout,
+            R::MaxLifetime => Self::MaxLifetime,
+            R::MembershipEnded => Self::MembershipEnded,
+            R::RefreshTokenReused => Self::RefreshTokenReused,
+        }
+    }
+}
+
+/// One of the caller's sessions, live or ended in the last 7 days: whether it still works,
+/// and if not, when and why it ended.
+#[derive(SimpleObject)]
+pub struct SessionStatus {
+    pub id: ID,
+    pub is_active: bool,
+    /// When the session last logged in or refreshed.
+    pub last_accessed_at: DateTime,
+    /// When the app last reported the member active.
+    pub last_active_at: Option<DateTime>,
+    pub ended_at: Option<DateTime>,
+    /// The same value the session's tokens get in `extensions.reason` of their 401.
+    pub end_reason: Option<SessionEndReason>,
+}
+
+impl From<crate::auth::SessionStatus> for SessionStatus {
+    fn from(status: crate::auth::SessionStatus) -> Self {
+        let session = status.session;
+        Self {
+            id: ID(session.id.to_string()),
+            is_active: status.ended.is_none(),
+            last_accessed_at: DateTime(session.last_accessed_at),
+            last_active_at: session.last_active_at.map(DateTime),
+            ended_at: status.ended.map(|(at, _)| DateTime(at)),
+            end_reason: status.ended.map(|(_, reason)| reason.into()),
         }
     }
 }

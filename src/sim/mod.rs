@@ -57,6 +57,9 @@ pub struct SimUser {
     /// OCC's `deactivationDate`: set for a closed shop account.
     #[serde(default)]
     pub deactivation_date: Option<String>,
+    /// Any other attribute of the customer (a roles field, say), served when `fields` asks.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 pub fn parse_users(json: &str) -> anyhow::Result<Vec<SimUser>> {

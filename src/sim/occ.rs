@@ -91,5 +91,10 @@ pub(super) async fn current_user(
             body[name] = Value::String(value.clone());
         }
     }
+    for (name, value) in &user.extra {
+        if wants(name) {
+            body[name.as_str()] = value.clone();
+        }
+    }
     Json(body).into_response()
 }

@@ -21,6 +21,9 @@ pub mod users {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub last_login_at: Option<DateTimeUtc>,
+        /// The roles Hybris reported (`HYBRIS_ROLES_FIELD`), as a JSON array.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub roles: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -49,8 +52,11 @@ pub mod sessions {
         pub auth_method: String,
         pub created_at: DateTimeUtc,
         pub last_accessed_at: DateTimeUtc,
+        pub last_active_at: Option<DateTimeUtc>,
         pub expires_at: DateTimeUtc,
         pub revoked_at: Option<DateTimeUtc>,
+        /// `EndReason::as_str` when something ended the session.
+        pub end_reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

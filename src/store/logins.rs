@@ -17,7 +17,8 @@ use super::{
     users::to_user,
 };
 use crate::domain::{
-    AuthMethod, CustomerProfile, Device, Provider, RefreshTokenHash, Session, User, UserId,
+    AuthMethod, CustomerProfile, Device, EndReason, Provider, RefreshTokenHash, Session, User,
+    UserId,
 };
 
 /// Whose session a sign-in opens.
@@ -121,6 +122,10 @@ impl Store {
         if let Some(device_id) = &device.device_id {
             sessions::Entity::update_many()
                 .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+                .col_expr(
+                    sessions::Column::EndReason,
+                    Expr::value(EndReason::ReplacedByNewLogin.as_str()),
+                )
                 .filter(sessions::Column::UserId.eq(user.id))
                 .filter(sessions::Column::DeviceId.eq(device_id.as_str()))
                 .filter(sessions::Column::RevokedAt.is_null())
@@ -141,8 +146,10 @@ impl Store {
             auth_method: Set(login.method.as_str().to_owned()),
             created_at: Set(now),
             last_accessed_at: Set(now),
+            last_active_at: Set(None),
             expires_at: Set(login.session_expires_at),
             revoked_at: Set(None),
+            end_reason: Set(None),
         })
         .exec_with_returning(&txn)
         .await?;
@@ -216,6 +223,9 @@ async fn upsert_member(
         created_at: Set(now),
         updated_at: Set(now),
         last_login_at: Set(Some(now)),
+        roles: Set(Some(
+            serde_json::to_string(&profile.roles).unwrap_or_else(|_| "[]".into()),
+        )),
     })
     .on_conflict(
         OnConflict::column(users::Column::UpstreamCustomerId)
@@ -229,6 +239,7 @@ async fn upsert_member(
                 users::Column::Chapter,
                 users::Column::UpdatedAt,
                 users::Column::LastLoginAt,
+                users::Column::Roles,
             ])
             .to_owned(),
     )

@@ -165,7 +165,7 @@ impl Store {
             .from(sessions::Entity)
             .and_where(sessions::Column::RevokedAt.is_null())
             .and_where(sessions::Column::ExpiresAt.gt(now))
-            .and_where(sessions::Column::LastAccessedAt.gt(idle_since))
+            .cond_where(super::sessions::not_idle(idle_since))
             .to_owned();
         let consumed = partner_tokens::Entity::update_many()
             .col_expr(partner_tokens::Column::RedeemedAt, Expr::value(now))

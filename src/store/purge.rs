@@ -12,8 +12,9 @@ use super::{
 };
 
 impl Store {
-    /// Deletes, in batches of at most `batch` rows, sessions that can never be used again and
-    /// refresh tokens past their expiry (after which reuse detection has nothing to protect).
+    /// Deletes, in batches of at most `batch` rows, sessions that ended more than
+    /// `ENDED_SESSION_RETENTION` ago and refresh tokens past their expiry (after which reuse
+    /// detection has nothing to protect).
     /// Returns how many rows went.
     #[tracing::instrument(name = "db.purge", skip_all)]
     pub async fn purge(
@@ -49,12 +50,14 @@ impl Store {
         let dead_sessions = Query::select()
             .column(sessions::Column::Id)
             .from(sessions::Entity)
-            .cond_where(
+            .cond_where({
+                // Ended sessions are kept a while, so their owner can still ask why they ended.
+                let kept = crate::domain::session::ENDED_SESSION_RETENTION;
                 sea_orm::Condition::any()
-                    .add(sessions::Column::RevokedAt.is_not_null())
-                    .add(sessions::Column::ExpiresAt.lte(now))
-                    .add(sessions::Column::LastAccessedAt.lte(idle_since)),
-            )
+                    .add(sessions::Column::RevokedAt.lte(now - kept))
+                    .add(sessions::Column::ExpiresAt.lte(now - kept))
+                    .add(super::sessions::idle(idle_since - kept))
+            })
             .limit(batch)
             .to_owned();
         let dead_ids: Vec<Uuid> = sessions::Entity::find()

@@ -1,10 +1,10 @@
 //! Sessions: one per device and login, ended by setting `revoked_at`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
 
 use super::{Store, StoreResult, entities::sessions};
-use crate::domain::{AuthMethod, Device, DeviceType, Session, SessionId, UserId};
+use crate::domain::{AuthMethod, Device, DeviceType, EndReason, Session, SessionId, UserId};
 
 /// Which of a user's sessions a logout ends.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +36,7 @@ impl Store {
             .filter(sessions::Column::UserId.eq(user_id.0))
             .filter(sessions::Column::RevokedAt.is_null())
             .filter(sessions::Column::ExpiresAt.gt(now))
-            .filter(sessions::Column::LastAccessedAt.gt(idle_since))
+            .filter(not_idle(idle_since))
             .order_by_desc(sessions::Column::CreatedAt)
             .order_by_desc(sessions::Column::Id)
             .all(&self.db)
@@ -56,21 +56,24 @@ impl Store {
         Ok(sessions::Entity::find()
             .filter(sessions::Column::RevokedAt.is_null())
             .filter(sessions::Column::ExpiresAt.gt(now))
-            .filter(sessions::Column::LastAccessedAt.gt(idle_since))
+            .filter(not_idle(idle_since))
             .count(&self.db)
             .await? as i64)
     }
 
-    /// Revokes the user's sessions in `which` that are not revoked yet; returns how many.
+    /// Revokes the user's sessions in `which` that are not revoked yet, for `reason`; returns
+    /// how many.
     #[tracing::instrument(name = "db.revoke_sessions", skip_all)]
     pub async fn revoke_sessions(
         &self,
         user_id: UserId,
         which: Sessions,
         now: DateTime<Utc>,
+        reason: EndReason,
     ) -> StoreResult<u64> {
         let update = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .col_expr(sessions::Column::EndReason, Expr::value(reason.as_str()))
             .filter(sessions::Column::UserId.eq(user_id.0))
             .filter(sessions::Column::RevokedAt.is_null());
         let update = match which {
@@ -83,15 +86,99 @@ impl Store {
 
     /// Ends one session whatever its owner: reuse detected, lifetime exceeded, membership over.
     #[tracing::instrument(name = "db.end_session", skip_all)]
-    pub async fn end_session(&self, id: SessionId, now: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn end_session(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+        reason: EndReason,
+    ) -> StoreResult<()> {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .col_expr(sessions::Column::EndReason, Expr::value(reason.as_str()))
             .filter(sessions::Column::Id.eq(id.0))
             .filter(sessions::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
         Ok(())
     }
+
+    /// Records activity unless some was recorded within `min_interval`; whether it wrote.
+    #[tracing::instrument(name = "db.touch_session", skip_all)]
+    pub async fn touch_session(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+        min_interval: chrono::Duration,
+    ) -> StoreResult<bool> {
+        let written = sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastActiveAt, Expr::value(now))
+            .filter(sessions::Column::Id.eq(id.0))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(sessions::Column::LastActiveAt.is_null())
+                    .add(sessions::Column::LastActiveAt.lte(now - min_interval)),
+            )
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(written > 0)
+    }
+
+    /// Replaces the device details of a session not ended; its device id stays.
+    #[tracing::instrument(name = "db.update_device", skip_all)]
+    pub async fn update_device(&self, id: SessionId, device: &Device) -> StoreResult<bool> {
+        let updated = sessions::Entity::update_many()
+            .col_expr(
+                sessions::Column::DeviceType,
+                Expr::value(device.device_type.map(|t| t.as_str().to_owned())),
+            )
+            .col_expr(
+                sessions::Column::DeviceName,
+                Expr::value(device.device_name.clone()),
+            )
+            .col_expr(
+                sessions::Column::Platform,
+                Expr::value(device.platform.clone()),
+            )
+            .col_expr(
+                sessions::Column::PlatformVersion,
+                Expr::value(device.platform_version.clone()),
+            )
+            .col_expr(
+                sessions::Column::AppVersion,
+                Expr::value(device.app_version.clone()),
+            )
+            .col_expr(
+                sessions::Column::PushToken,
+                Expr::value(device.push_token.clone()),
+            )
+            .filter(sessions::Column::Id.eq(id.0))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(updated > 0)
+    }
+}
+
+/// Refreshed or active after `idle_since`.
+pub(super) fn not_idle(idle_since: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(sessions::Column::LastAccessedAt.gt(idle_since))
+        .add(sessions::Column::LastActiveAt.gt(idle_since))
+}
+
+/// Neither refreshed nor active after `idle_since` (the negation of [`not_idle`], written out:
+/// SQL's NULL would make `NOT (… OR last_active_at > …)` unknown for never-touched sessions).
+pub(super) fn idle(idle_since: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(sessions::Column::LastAccessedAt.lte(idle_since))
+        .add(
+            Condition::any()
+                .add(sessions::Column::LastActiveAt.is_null())
+                .add(sessions::Column::LastActiveAt.lte(idle_since)),
+        )
 }
 
 pub(super) fn to_session(session: sessions::Model) -> Session {
@@ -111,7 +198,9 @@ pub(super) fn to_session(session: sessions::Model) -> Session {
         auth_method: AuthMethod::parse(&session.auth_method).unwrap_or(AuthMethod::Password),
         created_at: session.created_at,
         last_accessed_at: session.last_accessed_at,
+        last_active_at: session.last_active_at,
         expires_at: session.expires_at,
         revoked_at: session.revoked_at,
+        end_reason: session.end_reason.as_deref().and_then(EndReason::parse),
     }
 }

@@ -70,5 +70,10 @@ pub(super) fn to_user(user: users::Model) -> User {
         created_at: user.created_at,
         updated_at: user.updated_at,
         last_login_at: user.last_login_at,
+        upstream_roles: user
+            .roles
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default(),
     }
 }

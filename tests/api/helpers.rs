@@ -74,6 +74,7 @@ fn test_users(today: chrono::NaiveDate) -> Vec<SimUser> {
             rcc_member_ship_end_date: Some(format!("{end}T00:00:00+0000")),
             rcc_chapter: None,
             deactivation_date: None,
+            extra: Default::default(),
         };
     let mut users = vec![member(
         "zoe.endstoday@example.org",

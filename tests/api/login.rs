@@ -398,6 +398,7 @@ async fn an_email_that_moved_to_another_hybris_customer_logs_in_as_that_customer
         rcc_member_ship_end_date: Some("2099-12-31".into()),
         rcc_chapter: None,
         deactivation_date: None,
+        extra: Default::default(),
     };
     // The shop re-created the account: the email now belongs to a new customer id, and the old
     // customer got another email.
@@ -452,6 +453,7 @@ async fn a_password_or_email_typed_decomposed_logs_in_as_composed() {
             rcc_member_ship_end_date: Some("2099-12-31".into()),
             rcc_chapter: None,
             deactivation_date: None,
+            extra: Default::default(),
         });
         let decomposed_email = uid.replace('ë', "e\u{308}");
         let response = app.login(&decomposed_email, typed, None).await;

@@ -203,17 +203,30 @@ async fn the_purge_removes_ended_sessions_and_expired_tokens_and_keeps_live_ones
     assert_eq!(app.count("sessions").await, 2);
     assert_eq!(app.count("refresh_tokens").await, 3);
 
+    // Ended sessions are kept 7 days, so their owner can still learn why they ended.
+    app.auth.purge_expired(1).await.unwrap();
+    assert_eq!(app.count("sessions").await, 2);
+    app.clock
+        .advance(chrono::Duration::days(7) + chrono::Duration::seconds(1));
+
     let deleted = app.auth.purge_expired(1).await.unwrap();
 
     assert!(deleted >= 1);
     assert_eq!(app.count("sessions").await, 1);
     // The used token stays for reuse detection until it expires.
     assert_eq!(app.count("refresh_tokens").await, 2);
+    let refreshed = app
+        .refresh(
+            rotated.data("refreshSession")["refreshToken"]
+                .as_str()
+                .unwrap(),
+        )
+        .await;
     let still = app
         .gql(
             "{ me { id } }",
             json!({}),
-            rotated.data("refreshSession")["accessToken"].as_str(),
+            refreshed.data("refreshSession")["accessToken"].as_str(),
         )
         .await;
     assert_eq!(still.status, 200);

@@ -14,9 +14,12 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::domain::{CustomerProfile, Email, Membership, Password, membership::parse_occ_date};
+mod occ;
+
+use crate::domain::{CustomerProfile, Email, Password};
 use crate::metrics::{self, Metrics};
 use crate::ports::{IdpError, MemberDirectory, PasswordChecker, UpstreamGrant};
+use occ::OccCustomer;
 
 /// The profile fields we ask OCC for, including the club's custom membership attributes.
 pub const PROFILE_FIELDS: &str = "DEFAULT,deactivationDate,rccMembershipNumber,rccMemberShipEndDate,rccMemberShipStartDate,rccChapter";
@@ -41,6 +44,9 @@ pub struct HybrisClient {
     client_id: String,
     client_secret: SecretString,
     base_site: String,
+    /// The `fields` of the profile read: ours, and the roles field when one is configured.
+    profile_fields: String,
+    roles_field: Option<String>,
 }
 
 impl HybrisClient {
@@ -61,7 +67,18 @@ impl HybrisClient {
             client_id,
             client_secret,
             base_site,
+            profile_fields: PROFILE_FIELDS.to_owned(),
+            roles_field: None,
         }
+    }
+
+    /// Also reads the member's roles from this profile field (`HYBRIS_ROLES_FIELD`).
+    pub fn with_roles_field(mut self, field: Option<String>) -> Self {
+        if let Some(field) = &field {
+            self.profile_fields = format!("{PROFILE_FIELDS},{field}");
+        }
+        self.roles_field = field;
+        self
     }
 
     #[tracing::instrument(name = "hybris.token", skip_all)]
@@ -118,7 +135,7 @@ impl HybrisClient {
                 "{}/occ/v2/{}/users/current",
                 self.base_url, self.base_site
             ))
-            .query(&[("fields", PROFILE_FIELDS)])
+            .query(&[("fields", self.profile_fields.as_str())])
             .bearer_auth(access_token.expose_secret())
             .timeout(self.timeout)
             .send()
@@ -218,7 +235,7 @@ impl MemberDirectory for HybrisClient {
             .measured("profile", self.current_customer(grant.access_token()))
             .await?;
         customer
-            .into_profile(&grant.username)
+            .into_profile(&grant.username, self.roles_field.as_deref())
             .map_err(IdpError::InvalidData)
     }
 }
@@ -275,68 +292,4 @@ struct TokenResponse {
 struct OAuthError {
     #[serde(default)]
     error: String,
-}
-
-/// The parts of an OCC `User` we use. Unknown fields are ignored, as OCC adds them freely.
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-struct OccCustomer {
-    uid: Option<String>,
-    customer_id: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    rcc_membership_number: Option<String>,
-    rcc_member_ship_start_date: Option<String>,
-    rcc_member_ship_end_date: Option<String>,
-    rcc_chapter: Option<String>,
-    /// When the shop account was (or will be) closed; any value means closed to us.
-    deactivation_date: Option<String>,
-}
-
-impl OccCustomer {
-    fn into_profile(self, login_email: &Email) -> anyhow::Result<CustomerProfile> {
-        let email = self
-            .uid
-            .as_deref()
-            .and_then(|uid| Email::parse(uid).ok())
-            .unwrap_or_else(|| login_email.clone());
-        let customer_id = self
-            .customer_id
-            .or(self.uid)
-            .filter(|id| !id.trim().is_empty())
-            .context("the OCC customer has neither customerId nor uid")?;
-        let membership = match (
-            non_blank(self.rcc_membership_number),
-            non_blank(self.rcc_member_ship_start_date),
-            non_blank(self.rcc_member_ship_end_date),
-        ) {
-            (Some(number), Some(start), Some(end)) => Some(Membership {
-                number,
-                start_date: parse_occ_date(&start)
-                    .map_err(|e| anyhow!("rccMemberShipStartDate: {e}"))?,
-                end_date: parse_occ_date(&end).map_err(|e| anyhow!("rccMemberShipEndDate: {e}"))?,
-                chapter: non_blank(self.rcc_chapter),
-            }),
-            (None, None, None) => None,
-            _ => {
-                tracing::warn!(
-                    customer_id,
-                    "OCC customer has incomplete membership fields; treating as missing"
-                );
-                None
-            }
-        };
-        Ok(CustomerProfile {
-            customer_id,
-            email,
-            first_name: non_blank(self.first_name),
-            last_name: non_blank(self.last_name),
-            membership,
-            closed: non_blank(self.deactivation_date).is_some(),
-        })
-    }
-}
-
-fn non_blank(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
