@@ -40,14 +40,8 @@ pub(super) async fn token(
         return response;
     }
     let config = &state.config;
-    if form.client_id.as_deref() != Some(config.client_id.as_str())
-        || form.client_secret.as_deref() != Some(config.client_secret.as_str())
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Bad client credentials",
-        );
+    if let Some(refused) = client_refused(config, &form.client_id, &form.client_secret) {
+        return refused;
     }
     if form.grant_type.as_deref() != Some("password") {
         return oauth_error(
@@ -108,14 +102,8 @@ pub(super) async fn revoke(
             .into_response();
     }
     let config = &state.config;
-    if form.client_id.as_deref() != Some(config.client_id.as_str())
-        || form.client_secret.as_deref() != Some(config.client_secret.as_str())
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Bad client credentials",
-        );
+    if let Some(refused) = client_refused(config, &form.client_id, &form.client_secret) {
+        return refused;
     }
     let removed = form
         .token
@@ -125,4 +113,21 @@ pub(super) async fn revoke(
         state.control.live_tokens.fetch_sub(1, Ordering::SeqCst);
     }
     StatusCode::OK.into_response()
+}
+
+/// `invalid_client` unless the request names the configured OAuth client and its secret.
+fn client_refused(
+    config: &super::SimConfig,
+    client_id: &Option<String>,
+    client_secret: &Option<String>,
+) -> Option<Response> {
+    let right = client_id.as_deref() == Some(config.client_id.as_str())
+        && client_secret.as_deref() == Some(config.client_secret.as_str());
+    (!right).then(|| {
+        oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Bad client credentials",
+        )
+    })
 }
