@@ -77,8 +77,9 @@ impl Auth {
         self.current_session(principal).await
     }
 
-    /// Replaces the current session's device details (a rotated push token, a new app
-    /// version, a renamed device). The device id is the session's identity on the device: a
+    /// Changes the current session's device details (a rotated push token, a new app version,
+    /// a renamed device): fields sent replace, fields left out keep their value, and an empty
+    /// `pushToken` removes the token. The device id is the session's identity on the device: a
     /// different one is refused.
     #[tracing::instrument(name = "update_device", skip_all)]
     pub async fn update_device(
@@ -86,6 +87,10 @@ impl Auth {
         principal: Principal,
         fields: DeviceFields,
     ) -> Result<Session, DeviceUpdateError> {
+        let remove_push_token = fields
+            .push_token
+            .as_deref()
+            .is_some_and(|token| token.trim().is_empty());
         let device = Device::parse(fields)?;
         let current = self.current_session(principal).await?;
         if device.device_id.is_some() && device.device_id != current.device.device_id {
@@ -95,9 +100,18 @@ impl Auth {
             )
             .into());
         }
+        let kept = current.device;
         let device = Device {
-            device_id: current.device.device_id,
-            ..device
+            device_id: kept.device_id,
+            device_type: device.device_type.or(kept.device_type),
+            device_name: device.device_name.or(kept.device_name),
+            platform: device.platform.or(kept.platform),
+            platform_version: device.platform_version.or(kept.platform_version),
+            app_version: device.app_version.or(kept.app_version),
+            push_token: match remove_push_token {
+                true => None,
+                false => device.push_token.or(kept.push_token),
+            },
         };
         if !self
             .store

@@ -100,7 +100,8 @@ impl SessionMutation {
     }
 
     /// Updates the current session's device details (a rotated push token, an upgraded app, a
-    /// renamed device) without a new login. A different `deviceId` is `BAD_USER_INPUT`.
+    /// renamed device) without a new login. Fields left out keep their value; an empty
+    /// `pushToken` removes the token. A different `deviceId` is `BAD_USER_INPUT`.
     async fn update_device(
         &self,
         ctx: &Context<'_>,

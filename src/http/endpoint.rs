@@ -218,9 +218,11 @@ fn internal_error(request_id: &str) -> Response {
 /// GraphiQL for people; never an operation: GET must not execute anything, least a mutation.
 pub async fn graphiql(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     if query.is_some_and(|q| q.split('&').any(|pair| pair.starts_with("query="))) {
-        let mut response = request_error(
+        let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
-            "operations are accepted only by POST with a JSON body".into(),
+            ErrorCode::MethodNotAllowed,
+            "operations are accepted only by POST with a JSON body",
+            None,
         );
         response
             .headers_mut()

@@ -357,6 +357,11 @@ async fn get_never_executes_an_operation() {
     let response = app.http.get(url).send().await.unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "POST");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "METHOD_NOT_ALLOWED"
+    );
     assert_eq!(app.sim.token_requests(), 0);
 }
 

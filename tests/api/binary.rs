@@ -366,6 +366,44 @@ async fn json_logs_carry_the_request_id_that_the_response_returns() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+#[tokio::test]
+async fn short_lifetimes_outside_production_are_named_once_at_start_up() {
+    let dir = std::env::temp_dir().join(format!("login-api-short-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let server = Command::new(BINARY)
+        .current_dir(&dir)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .env("ACCESS_TOKEN_TTL_SECS", "5")
+        .env("SESSION_IDLE_TIMEOUT_SECS", "20")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&reqwest::Client::new(), &base).await;
+    sigterm(&server);
+    let output = tokio::task::spawn_blocking(move || server.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains("below production's minimums"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    assert!(
+        warnings[0].contains("ACCESS_TOKEN_TTL_SECS")
+            && warnings[0].contains("SESSION_IDLE_TIMEOUT_SECS")
+            && !warnings[0].contains("REFRESH_TOKEN_TTL_SECS"),
+        "{}",
+        warnings[0]
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

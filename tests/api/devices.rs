@@ -69,7 +69,7 @@ async fn device_details_change_without_a_new_login_but_the_device_id_never_does(
     assert_eq!(session["hasPushToken"], true);
     assert!(!updated.body.to_string().contains("apns-secret-push-token"));
 
-    // Without a device id the details still change; another device id is refused.
+    // Without a device id the details still change; what is left out is kept.
     let no_id = app
         .gql(
             update,
@@ -77,8 +77,21 @@ async fn device_details_change_without_a_new_login_but_the_device_id_never_does(
             Some(access(&login)),
         )
         .await;
-    assert_eq!(no_id.data("updateDevice")["appVersion"], "3.3.1");
-    assert_eq!(no_id.data("updateDevice")["hasPushToken"], false);
+    let session = no_id.data("updateDevice");
+    assert_eq!(session["appVersion"], "3.3.1");
+    assert_eq!(session["deviceName"], "Anna's new name");
+    assert_eq!(session["platformVersion"], "19.1");
+    assert_eq!(session["hasPushToken"], true);
+    // An empty push token removes it (the member turned notifications off).
+    let cleared = app
+        .gql(
+            update,
+            json!({"input": {"pushToken": ""}}),
+            Some(access(&login)),
+        )
+        .await;
+    assert_eq!(cleared.data("updateDevice")["hasPushToken"], false);
+    assert_eq!(cleared.data("updateDevice")["appVersion"], "3.3.1");
     for (input, field) in [
         (
             json!({"deviceId": "someone-elses-phone"}),
@@ -238,6 +251,14 @@ async fn activity_keeps_a_session_alive_and_is_written_at_most_once_a_minute() {
         Some(access(&login)),
     )
     .await;
+    let read = app
+        .gql(
+            "{ currentSession { lastActiveAt } }",
+            json!({}),
+            Some(access(&login)),
+        )
+        .await;
+    assert_eq!(read.data("currentSession")["lastActiveAt"], first);
     // Exactly a minute after the last write, the next one is written.
     app.clock.advance(Duration::seconds(30));
     let third = touched(app.gql(touch, json!({}), Some(access(&login))).await);

@@ -201,15 +201,38 @@ impl TestApp {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
+        self.wait_until(what, || {
+            let holds = condition();
+            async move {
+                if holds.await {
+                    Ok(())
+                } else {
+                    Err("the condition does not hold yet".into())
+                }
+            }
+        })
+        .await
+    }
+
+    /// Like [`eventually`](Self::eventually), for a condition that can say what it still
+    /// lacks: `check` answers `Err(what is missing)` until it holds, and the last answer is in
+    /// the failure.
+    pub async fn wait_until<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
         const DEADLINE: Duration = Duration::from_secs(90);
         let started = std::time::Instant::now();
+        let mut missing = String::new();
         while started.elapsed() < DEADLINE {
-            if condition().await {
-                return;
+            match check().await {
+                Ok(()) => return,
+                Err(still) => missing = still,
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("still waiting for {what} after {DEADLINE:?}");
+        panic!("still waiting for {what} after {DEADLINE:?}: {missing}");
     }
 
     pub async fn post_graphql(&self, body: &Value, token: Option<&str>) -> Response {

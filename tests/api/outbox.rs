@@ -175,10 +175,19 @@ async fn sinks_down_during_fifty_logins_lose_nothing_and_deliver_everything_when
         host.set_fault(Fault::None);
     }
     // Past any backoff, as often as it takes.
-    app.eventually("everything to be delivered", || async {
+    app.wait_until("everything to be delivered", || async {
         app.clock.advance(Duration::minutes(20));
-        delivered(&app, Sink::EventBus).await == 50
-            && delivered(&app, Sink::SearchIndex).await == 50
+        let (events, index) = (
+            delivered(&app, Sink::EventBus).await,
+            delivered(&app, Sink::SearchIndex).await,
+        );
+        if events == 50 && index == 50 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{events}/50 events and {index}/50 index updates delivered"
+            ))
+        }
     })
     .await;
 
