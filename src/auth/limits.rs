@@ -51,7 +51,8 @@ const IN_FLIGHT_POLL: Duration = Duration::from_millis(25);
 const IN_FLIGHT_WINDOW: Duration = Duration::from_secs(3600);
 
 /// The counters one login attempt was charged to.
-pub(super) struct Charged {
+#[derive(Clone)]
+struct Keys {
     account: String,
     account_device: Option<String>,
     ip: Option<String>,
@@ -59,6 +60,30 @@ pub(super) struct Charged {
     in_flight: String,
     /// Failures this attempt counts as when wrong.
     cost: i64,
+}
+
+/// An admitted attempt. It must be settled; if its future is dropped first (the request timed
+/// out, the client went away) it settles itself as a wrong password: it may well have reached
+/// the upstream and failed there, and its in-flight place must not stay taken.
+pub(super) struct Charged {
+    keys: Keys,
+    counter: std::sync::Arc<dyn crate::ports::RateCounter>,
+    limits: RateLimits,
+    settled: bool,
+}
+
+impl Drop for Charged {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let (keys, counter, limits) = (self.keys.clone(), self.counter.clone(), self.limits);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                settle(counter.as_ref(), limits, &keys, Settle::WrongPassword).await;
+            });
+        }
+    }
 }
 
 /// How the attempt ended, for settling its counters.
@@ -88,7 +113,7 @@ impl Auth {
     ) -> Result<Charged, LoginError> {
         let limits = self.limits;
         let account_key = format!("login:acct:{}", digest_hex(&subject.key_material()));
-        let charged = Charged {
+        let charged = Keys {
             account_device: device_id.map(|d| format!("{account_key}:dev:{}", digest_hex(d))),
             ip: ip.map(|ip| format!("login:ip:{}", ip_key(ip))),
             in_flight: format!("{account_key}:inflight"),
@@ -104,7 +129,7 @@ impl Auth {
         let waiting_since = tokio::time::Instant::now();
         loop {
             let in_flight = self
-                .count(&charged.in_flight, cost, self.in_flight_limit())
+                .count(&charged.in_flight, cost, in_flight_limit())
                 .await;
             let failures = self.count(&charged.account, 0, limits.account).await;
             if failures.count + in_flight.count <= limits.account.max
@@ -112,10 +137,15 @@ impl Auth {
                     .known_device_allowed(&charged, subject, device_id)
                     .await
             {
-                return Ok(charged);
+                return Ok(Charged {
+                    keys: charged,
+                    counter: self.rate_counter.clone(),
+                    limits,
+                    settled: false,
+                });
             }
             let others = self
-                .count(&charged.in_flight, -cost, self.in_flight_limit())
+                .count(&charged.in_flight, -cost, in_flight_limit())
                 .await;
             let used_up = failures.count + cost > limits.account.max;
             if (used_up && others.count <= 0) || waiting_since.elapsed() >= limits.in_flight_wait {
@@ -135,7 +165,7 @@ impl Auth {
     /// account's is used up, so an attacker cannot lock a member out of their own phone.
     async fn known_device_allowed(
         &self,
-        charged: &Charged,
+        charged: &Keys,
         subject: &LoginSubject,
         device_id: Option<&str>,
     ) -> bool {
@@ -153,43 +183,15 @@ impl Auth {
 
     /// Records how the attempt ended: a wrong credential's failures, or a success that clears
     /// them (as the upstream clears its own lockout count), then ends its in-flight reservation.
-    pub(super) async fn settle_login(&self, charged: Charged, outcome: Settle) {
-        let limits = self.limits;
-        match outcome {
-            Settle::WrongPassword => {
-                self.count(&charged.account, charged.cost, limits.account)
-                    .await;
-                if let Some(key) = &charged.account_device {
-                    self.count(key, charged.cost, limits.account_device).await;
-                }
-            }
-            Settle::Succeeded => {
-                self.forget(&charged.account).await;
-                if let Some(key) = &charged.account_device {
-                    self.forget(key).await;
-                }
-                if let Some(key) = &charged.ip {
-                    self.count(key, -1, limits.ip).await;
-                }
-            }
-            Settle::Other => {
-                if let Some(key) = &charged.ip {
-                    self.count(key, -1, limits.ip).await;
-                }
-            }
-        }
-        // Last: an attempt waiting on this one looks again only once the failures are recorded.
-        self.count(&charged.in_flight, -charged.cost, self.in_flight_limit())
-            .await;
-    }
-
-    /// The in-flight count's window: far longer than any attempt, so it does not reset under
-    /// attempts still running; an instance that died mid-attempt leaves at most this long.
-    fn in_flight_limit(&self) -> Limit {
-        Limit {
-            max: i64::MAX,
-            window: IN_FLIGHT_WINDOW,
-        }
+    pub(super) async fn settle_login(&self, mut charged: Charged, outcome: Settle) {
+        settle(
+            charged.counter.as_ref(),
+            charged.limits,
+            &charged.keys,
+            outcome,
+        )
+        .await;
+        charged.settled = true;
     }
 
     /// The seconds to wait when this IP has failed too many refreshes, else `None`.
@@ -208,22 +210,73 @@ impl Auth {
 
     /// Counting never blocks a login: if even the fallback fails, the attempt is let through.
     pub(super) async fn count(&self, key: &str, delta: i64, limit: Limit) -> crate::ports::Window {
-        match self.rate_counter.add(key, delta, limit.window).await {
-            Ok(window) => window,
-            Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "rate limit counter failed; attempt allowed");
-                crate::ports::Window {
-                    count: 0,
-                    resets_in: Duration::ZERO,
-                }
+        count(self.rate_counter.as_ref(), key, delta, limit).await
+    }
+}
+
+async fn count(
+    counter: &dyn crate::ports::RateCounter,
+    key: &str,
+    delta: i64,
+    limit: Limit,
+) -> crate::ports::Window {
+    match counter.add(key, delta, limit.window).await {
+        Ok(window) => window,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "rate limit counter failed; attempt allowed");
+            crate::ports::Window {
+                count: 0,
+                resets_in: Duration::ZERO,
             }
         }
     }
+}
 
-    async fn forget(&self, key: &str) {
-        if let Err(error) = self.rate_counter.reset(key).await {
-            tracing::warn!(error = %format!("{error:#}"), "clearing a rate limit counter failed");
+async fn forget(counter: &dyn crate::ports::RateCounter, key: &str) {
+    if let Err(error) = counter.reset(key).await {
+        tracing::warn!(error = %format!("{error:#}"), "clearing a rate limit counter failed");
+    }
+}
+
+/// The counts an attempt's outcome moves; the in-flight reservation ends last, so an attempt
+/// waiting on this one looks again only once the failures are recorded.
+async fn settle(
+    counter: &dyn crate::ports::RateCounter,
+    limits: RateLimits,
+    keys: &Keys,
+    outcome: Settle,
+) {
+    match outcome {
+        Settle::WrongPassword => {
+            count(counter, &keys.account, keys.cost, limits.account).await;
+            if let Some(key) = &keys.account_device {
+                count(counter, key, keys.cost, limits.account_device).await;
+            }
         }
+        Settle::Succeeded => {
+            forget(counter, &keys.account).await;
+            if let Some(key) = &keys.account_device {
+                forget(counter, key).await;
+            }
+            if let Some(key) = &keys.ip {
+                count(counter, key, -1, limits.ip).await;
+            }
+        }
+        Settle::Other => {
+            if let Some(key) = &keys.ip {
+                count(counter, key, -1, limits.ip).await;
+            }
+        }
+    }
+    count(counter, &keys.in_flight, -keys.cost, in_flight_limit()).await;
+}
+
+/// The in-flight count's window: far longer than any attempt, so it does not reset under
+/// attempts still running; an instance that died mid-attempt leaves at most this long.
+fn in_flight_limit() -> Limit {
+    Limit {
+        max: i64::MAX,
+        window: IN_FLIGHT_WINDOW,
     }
 }
 

@@ -73,9 +73,10 @@ impl Auth {
         if let Some(used) = record.used.clone() {
             return self.replay(&token, (record, used), now).await;
         }
-        if let SessionState::Ended { reason, .. } = self.lifetimes.state(&record.session, now) {
+        if let SessionState::Ended { at, reason } = self.lifetimes.state(&record.session, now) {
+            // Recorded as of when it ended, not when someone noticed.
             self.store
-                .end_session(record.session.id, now, reason)
+                .end_session(record.session.id, at, reason)
                 .await?;
             tracing::info!(
                 reason = reason.as_str(),

@@ -57,7 +57,8 @@ pub fn rate_limits(env: &Env, hybris_timeout: Duration) -> ConfigResult<RateLimi
             "PARTNER_REDEEM_WINDOW_SECS",
             60,
         )?,
-        in_flight_wait: hybris_timeout + Duration::from_secs(1),
+        // The longest an admitted attempt takes: up to three password forms, each a call.
+        in_flight_wait: hybris_timeout * 3 + Duration::from_secs(1),
     })
 }
 

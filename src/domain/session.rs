@@ -149,10 +149,6 @@ impl SessionLifetimes {
     /// refresh and the last activity), or its absolute end (the maximum lifetime, or the
     /// membership end when that came first).
     pub fn state(&self, session: &Session, now: DateTime<Utc>) -> SessionState {
-        if let Some(at) = session.revoked_at {
-            let reason = session.end_reason.unwrap_or(EndReason::Revoked);
-            return SessionState::Ended { at, reason };
-        }
         let idle_at = session.last_seen_at() + self.idle;
         let lifetime_reason = if session.expires_at < session.created_at + self.max {
             EndReason::MembershipEnded
@@ -164,6 +160,15 @@ impl SessionLifetimes {
         } else {
             (session.expires_at, lifetime_reason)
         };
+        // An explicit end counts only if it came first: revoking an already idle session (a
+        // new login on its device, a logout of the others) does not rewrite why it ended.
+        if let Some(revoked_at) = session.revoked_at.filter(|revoked| *revoked < at) {
+            let reason = session.end_reason.unwrap_or(EndReason::Revoked);
+            return SessionState::Ended {
+                at: revoked_at,
+                reason,
+            };
+        }
         if now >= at {
             SessionState::Ended { at, reason }
         } else {
@@ -241,6 +246,17 @@ mod tests {
             SessionState::Ended {
                 at: t0,
                 reason: EndReason::Logout
+            }
+        );
+        // Revoked after it had idled out: it ended by idling, then.
+        let mut late = s.clone();
+        late.revoked_at = Some(t0 + Duration::days(40));
+        late.end_reason = Some(EndReason::ReplacedByNewLogin);
+        assert_eq!(
+            l.state(&late, t0 + Duration::days(40)),
+            SessionState::Ended {
+                at: t0 + Duration::days(30),
+                reason: EndReason::IdleTimeout
             }
         );
     }

@@ -18,9 +18,9 @@ pub struct CustomerProfile {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub membership: Option<Membership>,
-    /// Whether the shop account is closed (OCC `deactivationDate` set): no login, whatever the
-    /// membership says.
-    pub closed: bool,
+    /// The day the shop account closes (OCC `deactivationDate`): from then on no login,
+    /// whatever the membership says. A date we cannot read counts as already past.
+    pub deactivated_on: Option<chrono::NaiveDate>,
     /// Roles from the profile field `HYBRIS_ROLES_FIELD` names; empty without one.
     pub roles: Vec<String>,
 }

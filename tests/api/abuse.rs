@@ -541,3 +541,31 @@ async fn hybris_disables_a_customer_after_five_failures_as_sap_commerce_does() {
         "a disabled customer is answered exactly like a wrong password"
     );
 }
+
+#[tokio::test]
+async fn an_attempt_cut_off_by_the_request_timeout_frees_its_place_and_counts_as_a_failure() {
+    let app = spawn_app_with(|s| {
+        s.http.request_timeout = std::time::Duration::from_millis(200);
+        s.hybris_timeout = std::time::Duration::from_secs(5);
+        // Long enough that a stuck place would hold the next attempt far past the client's
+        // patience below.
+        s.limits.in_flight_wait = std::time::Duration::from_secs(120);
+    })
+    .await;
+    app.sim.set_latency(std::time::Duration::from_millis(400));
+    for _ in 0..ACCOUNT_ALLOWANCE {
+        assert_eq!(app.login(ANNA, "wrong", None).await.status, 408);
+    }
+    app.sim.set_latency(std::time::Duration::ZERO);
+    // The cut-off attempts may have failed at Hybris: they count. Their places are free, so the
+    // refusal comes at once instead of after `in_flight_wait`.
+    let response = app
+        .http
+        .post(format!("{}/graphql", app.address))
+        .timeout(std::time::Duration::from_secs(20))
+        .json(&json!({"query": *LOGIN, "variables": login_vars(ANNA, "wrong", None)}))
+        .send()
+        .await
+        .expect("answered well before in_flight_wait");
+    assert_eq!(response.status(), 429);
+}

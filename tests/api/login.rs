@@ -461,3 +461,27 @@ async fn a_password_or_email_typed_decomposed_logs_in_as_composed() {
         assert_eq!(response.data("login")["user"]["email"], uid.as_str());
     }
 }
+
+#[tokio::test]
+async fn a_shop_account_closing_in_the_future_still_logs_in_until_that_day() {
+    let app = spawn_app().await;
+    let today = app.clock.now().date_naive();
+    app.sim.upsert_user(login_api::sim::SimUser {
+        uid: "ivy.leaving@example.org".into(),
+        customer_id: "c-leaving".into(),
+        password: PASSWORD.into(),
+        first_name: None,
+        last_name: None,
+        rcc_membership_number: Some("RCC-IVY".into()),
+        rcc_member_ship_start_date: Some("2020-01-01".into()),
+        rcc_member_ship_end_date: Some("2099-12-31".into()),
+        rcc_chapter: None,
+        deactivation_date: Some(format!("{}T00:00:00+0000", today + chrono::Days::new(1))),
+        extra: Default::default(),
+    });
+    let response = app.login("ivy.leaving@example.org", PASSWORD, None).await;
+    assert_eq!(response.code(), None, "{}", response.body);
+    app.clock.advance(chrono::Duration::days(1));
+    let response = app.login("ivy.leaving@example.org", PASSWORD, None).await;
+    assert_eq!(response.error_extension("reason"), "CLOSED");
+}

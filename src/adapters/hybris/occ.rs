@@ -73,7 +73,8 @@ impl OccCustomer {
             first_name: non_blank(self.first_name),
             last_name: non_blank(self.last_name),
             membership,
-            closed: non_blank(self.deactivation_date).is_some(),
+            deactivated_on: non_blank(self.deactivation_date)
+                .map(|date| parse_occ_date(&date).unwrap_or(chrono::NaiveDate::MIN)),
             roles,
         })
     }

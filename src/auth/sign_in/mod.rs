@@ -45,7 +45,11 @@ impl Member<'_> {
     /// signs in to nothing.
     fn check(&self, today: chrono::NaiveDate) -> Result<&Membership, InactiveReason> {
         let membership = match self {
-            Self::FromDirectory(profile) if profile.closed => return Err(InactiveReason::Closed),
+            Self::FromDirectory(profile)
+                if profile.deactivated_on.is_some_and(|day| day <= today) =>
+            {
+                return Err(InactiveReason::Closed);
+            }
             Self::FromDirectory(profile) => profile.membership.as_ref(),
             Self::Linked(user) => user.membership.as_ref(),
         };
