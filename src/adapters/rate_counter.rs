@@ -1,7 +1,8 @@
 //! Rate-limit counters: in memory, in Redis, and Redis with memory as the fallback.
 //!
-//! Design: fixed windows (a key's window opens at its first event). In Redis one atomic
-//! pipeline does `INCRBY` + `PEXPIRE … NX` + `PTTL`, so instances sharing Redis share limits.
+//! Design: fixed windows (a key's window opens at its first event), counts never below 0. In
+//! Redis one atomic script does `INCRBY` (clamped) + `PEXPIRE … NX` + `PTTL`, so instances
+//! sharing Redis share limits, and both counters agree on what a count is.
 //! If Redis fails, counting goes on in memory — limits then hold per instance only — and the
 //! switch is logged (at most once a minute), so the service never stops for its limiter.
 
@@ -65,6 +66,19 @@ impl RateCounter for MemoryCounter {
     }
 }
 
+/// `INCRBY` that never goes below 0 (as the memory counter), the window opened by the first
+/// addition (`PEXPIRE … NX`), and the time left: one atomic script. A count taken back after its
+/// window was reset would otherwise stay negative and let extra attempts through.
+const ADD_SCRIPT: &str = r#"
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if count < 0 then
+  redis.call('SET', KEYS[1], 0, 'KEEPTTL')
+  count = 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX')
+return {count, redis.call('PTTL', KEYS[1])}
+"#;
+
 /// Counters in Redis, shared by every instance using the same server and prefix.
 pub struct RedisCounter {
     client: redis::Client,
@@ -102,18 +116,12 @@ impl RateCounter for RedisCounter {
     async fn add(&self, key: &str, delta: i64, window: Duration) -> anyhow::Result<Window> {
         let key = format!("{}{key}", self.prefix);
         let mut connection = self.connection().await?;
-        let (count, ttl_ms): (i64, i64) = redis::pipe()
-            .atomic()
-            .cmd("INCRBY")
+        let (count, ttl_ms): (i64, i64) = redis::cmd("EVAL")
+            .arg(ADD_SCRIPT)
+            .arg(1)
             .arg(&key)
             .arg(delta)
-            .cmd("PEXPIRE")
-            .arg(&key)
             .arg(window.as_millis() as u64)
-            .arg("NX")
-            .ignore()
-            .cmd("PTTL")
-            .arg(&key)
             .query_async(&mut connection)
             .await?;
         Ok(Window {

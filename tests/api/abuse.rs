@@ -569,3 +569,20 @@ async fn an_attempt_cut_off_by_the_request_timeout_frees_its_place_and_counts_as
         .expect("answered well before in_flight_wait");
     assert_eq!(response.status(), 429);
 }
+
+#[tokio::test]
+async fn redis_and_memory_counters_agree_that_a_count_never_goes_below_zero() {
+    use login_api::adapters::rate_counter::{MemoryCounter, RedisCounter};
+    use login_api::ports::{ManualClock, RateCounter};
+    let prefix = format!("login-api-test:{}:", uuid::Uuid::new_v4().simple());
+    let redis = RedisCounter::new("redis://127.0.0.1:6379", prefix).unwrap();
+    let memory = MemoryCounter::new(std::sync::Arc::new(ManualClock::new(chrono::Utc::now())));
+    let window = std::time::Duration::from_secs(60);
+    for counter in [&redis as &dyn RateCounter, &memory] {
+        // A count given back after its window was reset (or never taken)…
+        assert_eq!(counter.add("k", -1, window).await.unwrap().count, 0);
+        // …does not make room for an extra attempt later.
+        assert_eq!(counter.add("k", 1, window).await.unwrap().count, 1);
+        assert_eq!(counter.add("k", 2, window).await.unwrap().count, 3);
+    }
+}
