@@ -319,20 +319,8 @@ async fn with_an_otlp_endpoint_the_server_exports_spans_of_the_login_flow() {
 
 #[tokio::test]
 async fn json_logs_carry_the_request_id_that_the_response_returns() {
-    let dir = std::env::temp_dir().join(format!("login-api-json-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let server = Command::new(BINARY)
-        .current_dir(&dir)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let (dir, server, base) = serve_json_logs("json", &[]).await;
     let http = reqwest::Client::new();
-    wait_ready(&http, &base).await;
     let response = http
         .post(format!("{base}/graphql"))
         .header("x-request-id", "req-from-the-app-42")
@@ -368,21 +356,14 @@ async fn json_logs_carry_the_request_id_that_the_response_returns() {
 
 #[tokio::test]
 async fn short_lifetimes_outside_production_are_named_once_at_start_up() {
-    let dir = std::env::temp_dir().join(format!("login-api-short-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let server = Command::new(BINARY)
-        .current_dir(&dir)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOG_FORMAT", "json")
-        .env("ACCESS_TOKEN_TTL_SECS", "5")
-        .env("SESSION_IDLE_TIMEOUT_SECS", "20")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&reqwest::Client::new(), &base).await;
+    let (dir, server, _) = serve_json_logs(
+        "short",
+        &[
+            ("ACCESS_TOKEN_TTL_SECS", "5"),
+            ("SESSION_IDLE_TIMEOUT_SECS", "20"),
+        ],
+    )
+    .await;
     sigterm(&server);
     let output = tokio::task::spawn_blocking(move || server.wait_with_output())
         .await
@@ -402,6 +383,29 @@ async fn short_lifetimes_outside_production_are_named_once_at_start_up() {
         warnings[0]
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// The binary serving in a folder of its own with JSON logs on a piped stdout, ready; returns
+/// the folder, the process and its base URL.
+async fn serve_json_logs(
+    name: &str,
+    vars: &[(&str, &str)],
+) -> (std::path::PathBuf, std::process::Child, String) {
+    let dir = std::env::temp_dir().join(format!("login-api-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let server = Command::new(BINARY)
+        .current_dir(&dir)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .envs(vars.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&reqwest::Client::new(), &base).await;
+    (dir, server, base)
 }
 
 fn free_port() -> u16 {
