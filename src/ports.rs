@@ -94,6 +94,10 @@ pub enum IdpError {
     /// Unreachable, timed out, or a 5xx: worth retrying later.
     #[error("the identity provider is unavailable: {0}")]
     Unavailable(String),
+    /// `refused` forms of the credential were refused, then the provider became unavailable:
+    /// those refusals count toward its lockout even though the attempt ends as an outage.
+    #[error("the identity provider is unavailable after refusing {refused} tries: {reason}")]
+    UnavailableAfterRefusals { refused: i64, reason: String },
     /// The provider answered, but with data we cannot use (a malformed membership date, a
     /// profile without an id): its data needs fixing, not our code.
     #[error("the identity provider sent data we cannot read")]

@@ -90,6 +90,8 @@ impl Drop for Charged {
 pub(super) enum Settle {
     Succeeded,
     WrongPassword,
+    /// This many tries were refused before the upstream failed: they count, the rest not.
+    PartlyRefused(i64),
     /// Nothing was learnt about the password: give the attempt back.
     Other,
 }
@@ -247,10 +249,14 @@ async fn settle(
     outcome: Settle,
 ) {
     match outcome {
-        Settle::WrongPassword => {
-            count(counter, &keys.account, keys.cost, limits.account).await;
+        Settle::WrongPassword | Settle::PartlyRefused(_) => {
+            let failures = match outcome {
+                Settle::PartlyRefused(refused) => refused.min(keys.cost),
+                _ => keys.cost,
+            };
+            count(counter, &keys.account, failures, limits.account).await;
             if let Some(key) = &keys.account_device {
-                count(counter, key, keys.cost, limits.account_device).await;
+                count(counter, key, failures, limits.account_device).await;
             }
         }
         Settle::Succeeded => {

@@ -72,6 +72,9 @@ pub struct SimControl {
     latency_ms: AtomicU64,
     outage: AtomicBool,
     reject_profile_tokens: AtomicBool,
+    /// The token request with this number (counted since the start, 1-based) answers 503:
+    /// an outage in the middle of a login's tries. 0: none.
+    fail_token_request: AtomicUsize,
     /// Answer revocations with this status instead (an older release without the endpoint).
     revoke_status: AtomicU64,
     token_requests: AtomicUsize,
@@ -165,6 +168,12 @@ impl SimControl {
     /// Access tokens issued and not revoked.
     pub fn live_tokens(&self) -> usize {
         self.live_tokens.load(Ordering::SeqCst)
+    }
+
+    /// The `nth` token request from now answers 503 (1 = the next one).
+    pub fn fail_token_request(&self, nth: usize) {
+        let at = self.token_requests.load(Ordering::SeqCst) + nth;
+        self.fail_token_request.store(at, Ordering::SeqCst);
     }
 
     /// Password-grant requests received so far.

@@ -35,9 +35,16 @@ pub(super) async fn token(
     State(state): State<Arc<SimState>>,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    state.control.token_requests.fetch_add(1, Ordering::SeqCst);
+    let number = state.control.token_requests.fetch_add(1, Ordering::SeqCst) + 1;
     if let Some(response) = disturbances(&state.control).await {
         return response;
+    }
+    if state.control.fail_token_request.load(Ordering::SeqCst) == number {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"errors": [{"type": "ServiceUnavailableError", "message": "Service Unavailable"}]})),
+        )
+            .into_response();
     }
     let config = &state.config;
     if let Some(refused) = client_refused(config, &form.client_id, &form.client_secret) {

@@ -586,3 +586,19 @@ async fn redis_and_memory_counters_agree_that_a_count_never_goes_below_zero() {
         assert_eq!(counter.add("k", 2, window).await.unwrap().count, 3);
     }
 }
+
+#[tokio::test]
+async fn a_form_refused_before_an_outage_still_counts_against_the_lockout() {
+    let app = spawn_app_with(behind_proxy).await;
+    // `wrong&guess` is tried twice: the stripped form is refused, then Hybris fails.
+    app.sim.fail_token_request(2);
+    let response = login_from(&app, "198.51.100.7", ANNA, "wrong&guess", None).await;
+    assert_eq!(response.code(), Some("UPSTREAM_UNAVAILABLE"));
+    // One failure is on record: three more single-form guesses, then the limit.
+    for _ in 0..ACCOUNT_ALLOWANCE - 1 {
+        let response = login_from(&app, "198.51.100.7", ANNA, "wrong", None).await;
+        assert_eq!(response.code(), Some("INVALID_CREDENTIALS"));
+    }
+    assert_rate_limited(&login_from(&app, "198.51.100.7", ANNA, "wrong", None).await);
+    assert!(!app.sim.is_locked_out("c-1001"));
+}

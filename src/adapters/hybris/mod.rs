@@ -176,6 +176,7 @@ impl PasswordChecker for HybrisClient {
         email: &Email,
         password: &Password,
     ) -> Result<UpstreamGrant, IdpError> {
+        let mut refused = 0;
         let mut outcome = Err(IdpError::InvalidCredentials);
         for form in password.candidates() {
             outcome = self
@@ -184,8 +185,15 @@ impl PasswordChecker for HybrisClient {
             if !matches!(outcome, Err(IdpError::InvalidCredentials)) {
                 break;
             }
+            refused += 1;
         }
-        Ok(UpstreamGrant::new(email.clone(), outcome?))
+        let access_token = match outcome {
+            Err(IdpError::Unavailable(reason)) if refused > 0 => {
+                return Err(IdpError::UnavailableAfterRefusals { refused, reason });
+            }
+            outcome => outcome?,
+        };
+        Ok(UpstreamGrant::new(email.clone(), access_token))
     }
 
     fn tries(&self, password: &Password) -> i64 {

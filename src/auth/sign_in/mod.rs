@@ -83,11 +83,14 @@ impl Auth {
         let identity = match verifier.verify(&credential).await {
             Ok(identity) => identity,
             Err(error) => {
-                let error = refused(error);
-                let outcome = match error {
-                    LoginError::InvalidCredentials => Settle::WrongPassword,
+                let outcome = match &error {
+                    IdpError::InvalidCredentials => Settle::WrongPassword,
+                    IdpError::UnavailableAfterRefusals { refused, .. } => {
+                        Settle::PartlyRefused(*refused)
+                    }
                     _ => Settle::Other,
                 };
+                let error = refused(error);
                 self.settle_login(charged, outcome).await;
                 return Err(error);
             }
@@ -193,7 +196,7 @@ fn refused(error: IdpError) -> LoginError {
             tracing::info!("login refused: invalid credentials");
             LoginError::InvalidCredentials
         }
-        IdpError::Unavailable(reason) => {
+        IdpError::Unavailable(reason) | IdpError::UnavailableAfterRefusals { reason, .. } => {
             tracing::warn!(%reason, "login failed: upstream unavailable");
             LoginError::UpstreamUnavailable
         }
