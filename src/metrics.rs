@@ -43,6 +43,13 @@ pub struct SinkState {
     pub state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SmsOutcome {
+    pub provider: &'static str,
+    /// `sent` or `failed`.
+    pub outcome: &'static str,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -54,6 +61,8 @@ pub struct Metrics {
     pub http_latency: Histograms<Operation>,
     pub live_sessions: Gauge,
     pub outbox: Family<SinkState, Gauge>,
+    pub sms: Family<SmsOutcome, Counter>,
+    pub code_logins: Family<Outcome, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -106,8 +115,22 @@ impl Default for Metrics {
             "Outbox rows by sink and state",
             outbox.clone(),
         );
+        let sms = Family::<SmsOutcome, Counter>::default();
+        registry.register(
+            "sms_messages",
+            "Sign-in code messages handed to the SMS provider, by provider and outcome",
+            sms.clone(),
+        );
+        let code_logins = Family::<Outcome, Counter>::default();
+        registry.register(
+            "code_login_attempts",
+            "loginWithCode attempts by outcome code",
+            code_logins.clone(),
+        );
         Self {
             registry,
+            sms,
+            code_logins,
             logins,
             refreshes,
             hybris_latency,

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::domain::{
-    AuthMethod, CustomerProfile, Email, LoginSubject, Password, VerifiedIdentity,
+    AuthMethod, ChallengeId, CustomerProfile, Email, LoginSubject, Password, PhoneNumber,
+    VerifiedIdentity,
     outbox::{OutboxMessage, Sink},
 };
 
@@ -64,6 +65,39 @@ pub trait MemberDirectory: Send + Sync {
     /// The profile of the member who was just granted `grant` (OCC `users/current`).
     async fn current_member(&self, grant: &UpstreamGrant) -> Result<CustomerProfile, IdpError>;
 }
+
+/// Reads any member's profile by uid as a trusted client (Hybris: the client-credentials
+/// grant, then OCC `users/{uid}`), to refresh the membership snapshot of a member who signs in
+/// without a password.
+#[async_trait]
+pub trait MemberLookup: Send + Sync {
+    /// `Ok(None)` when the directory knows no such customer.
+    async fn member_by_uid(&self, uid: &Email) -> Result<Option<CustomerProfile>, IdpError>;
+}
+
+/// An SMS to send: the text carries a code, so it is a secret outside the sender.
+pub struct Sms {
+    pub to: PhoneNumber,
+    pub body: SecretString,
+    /// Also the idempotency key of the delivery.
+    pub challenge_id: ChallengeId,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Sends text messages (`SMS_PROVIDER`: log, webhook, twilio, aws).
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    /// The provider's name, for logs and metrics labels.
+    fn provider(&self) -> &'static str;
+
+    /// Hands the message to the provider; the error is safe to log (never the text).
+    async fn send(&self, sms: &Sms) -> Result<(), SmsError>;
+}
+
+/// Why an SMS was not accepted, in words safe to log: no number, no text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct SmsError(pub String);
 
 /// What a successful upstream password check grants: the member's own, short-lived upstream
 /// access token. A secret: never logged, never stored, dropped after the sign-in.

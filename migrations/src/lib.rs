@@ -15,6 +15,7 @@ mod m20261122_000006_outbox_pending_indexes;
 mod m20261130_000007_create_identities;
 mod m20261130_000008_session_auth_method;
 mod m20261130_000009_session_activity_and_roles;
+mod m20261130_000010_phone_codes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_create_identities::Migration),
             Box::new(m20261130_000008_session_auth_method::Migration),
             Box::new(m20261130_000009_session_activity_and_roles::Migration),
+            Box::new(m20261130_000010_phone_codes::Migration),
         ]
     }
 }

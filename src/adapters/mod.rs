@@ -5,3 +5,4 @@ pub mod eventbridge;
 pub mod hybris;
 pub mod log_sink;
 pub mod rate_counter;
+pub mod sms;

@@ -25,8 +25,46 @@ pub enum LoginError {
     /// The verified identity is linked to no member (only Hybris creates members).
     #[error("this sign-in is not linked to a club member")]
     IdentityNotLinked,
+    /// The member's membership snapshot is too old to trust and could not be re-read: a
+    /// password login refreshes it.
+    #[error("please log in with your password once to confirm your membership")]
+    ReauthenticationRequired,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// Sending or checking a one-time code (phone sign-in and phone enrolment).
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    /// Phone sign-in is off (production without `SMS_PROVIDER`).
+    #[error("sign-in by phone code is not available")]
+    NotConfigured,
+    #[error("{0}")]
+    InvalidPhone(crate::domain::PhoneRefusal),
+    #[error("{0}")]
+    InvalidInput(#[from] InvalidInput),
+    /// One answer for a wrong code and an unknown, expired, used or unenrolled challenge.
+    #[error("the code is not valid")]
+    InvalidCode { attempts_left: u32 },
+    /// The challenge's attempts are used up: ask for a new code.
+    #[error("too many wrong codes; please ask for a new code")]
+    AttemptsExceeded,
+    #[error("too many attempts, please wait")]
+    RateLimited { retry_after: std::time::Duration },
+    /// The SMS budget is spent for now.
+    #[error("text messages cannot be sent right now, please try again later")]
+    SmsUnavailable { retry_after: std::time::Duration },
+    /// The code was right; the sign-in itself was refused (membership, snapshot age, …).
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for CodeError {
+    fn from(e: StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

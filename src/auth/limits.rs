@@ -298,7 +298,7 @@ fn refused(what: &str, retry_after: Duration) -> LoginError {
 }
 
 /// Keys never hold an email or device id in clear.
-fn digest_hex(value: &str) -> String {
+pub(super) fn digest_hex(value: &str) -> String {
     digest::digest(&digest::SHA256, value.as_bytes())
         .as_ref()
         .iter()
@@ -308,7 +308,7 @@ fn digest_hex(value: &str) -> String {
 }
 
 /// IPv4 as is; IPv6 by its /64, which one subscriber usually holds whole.
-fn ip_key(ip: IpAddr) -> String {
+pub(super) fn ip_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -11,6 +11,7 @@ pub mod limits;
 mod link;
 mod logout;
 pub mod partner;
+pub mod phone;
 mod refresh;
 mod sessions;
 pub mod side_effects;
@@ -22,10 +23,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-pub use error::{AuthError, LinkError, LoginError, RefreshError, SessionError};
+pub use error::{AuthError, CodeError, LinkError, LoginError, RefreshError, SessionError};
 pub use logout::LogoutScope;
 pub use sessions::{DeviceUpdateError, SessionStatus};
-pub use sign_in::{LoginRequest, PasswordVerifier, SignInContext};
+pub use sign_in::{LoginRequest, PasswordVerifier, SignInContext, SnapshotRule};
 
 use crate::domain::{
     RefreshToken, Session, SessionId, SessionLifetimes, SessionState, User, UserId,
@@ -50,6 +51,11 @@ pub struct Auth {
     rate_counter: Arc<dyn RateCounter>,
     /// Told after a commit that wrote outbox rows, so the relay delivers them at once.
     outbox_written: Arc<tokio::sync::Notify>,
+    /// Sign-in by SMS code; `None` when it is off.
+    phone: Option<Arc<phone::PhoneCodes>>,
+    /// Re-reads stale membership snapshots (Hybris's trusted client), when configured.
+    member_lookup: Option<Arc<dyn crate::ports::MemberLookup>>,
+    snapshot_rule: SnapshotRule,
 }
 
 /// The figures `/metrics` reads from the database.
@@ -69,6 +75,8 @@ pub struct Policy {
     pub partner_token_ttl: chrono::Duration,
     /// `touchSession` writes at most once per session per this long.
     pub activity_min_interval: chrono::Duration,
+    /// How old a membership snapshot may be for sign-ins without a password.
+    pub snapshot: SnapshotRule,
 }
 
 /// The caller of an authenticated request: a user in one live session.
@@ -111,6 +119,9 @@ impl Auth {
             activity_min_interval: policy.activity_min_interval,
             rate_counter,
             outbox_written,
+            phone: None,
+            member_lookup: None,
+            snapshot_rule: policy.snapshot,
         }
     }
 

@@ -13,7 +13,10 @@ use crate::domain::outbox::Sink;
 use crate::store::{LoginRecord, NewOutboxMessage};
 
 pub const USER_LOGIN: &str = "user.login";
-pub const USER_LOGIN_SCHEMA_VERSION: &str = "1.0";
+pub const USER_LOGIN_SCHEMA_VERSION: &str = "1.1";
+pub const USER_PHONE_VERIFIED: &str = "user.phone_verified";
+pub const USER_PHONE_REMOVED: &str = "user.phone_removed";
+pub const PHONE_SCHEMA_VERSION: &str = "1.0";
 pub const PARTNER_TOKEN_ISSUED: &str = "partner.token.issued";
 pub const PARTNER_TOKEN_REDEEMED: &str = "partner.token.redeemed";
 pub const PARTNER_TOKEN_REPLAYED: &str = "partner.token.replayed";
@@ -70,6 +73,64 @@ pub fn partner_token_event(
     }
 }
 
+/// Why a member's phone stopped signing them in (`user.phone_removed`'s `reason`).
+#[derive(Debug, Clone, Copy)]
+pub enum PhoneRemoved {
+    /// The member removed it.
+    Removed,
+    /// Another member proved the same number.
+    Moved,
+}
+
+/// `user.phone_verified`: who, and the number's region only.
+pub fn phone_verified_event(
+    user_id: crate::domain::UserId,
+    region: crate::domain::Region,
+    at: chrono::DateTime<chrono::Utc>,
+) -> NewOutboxMessage {
+    event(
+        USER_PHONE_VERIFIED,
+        json!({"userId": user_id.to_string(), "phoneRegion": region.as_str()}),
+        at,
+    )
+}
+
+/// `user.phone_removed`: who, and why; never the number.
+pub fn phone_removed_event(
+    user_id: crate::domain::UserId,
+    reason: PhoneRemoved,
+    at: chrono::DateTime<chrono::Utc>,
+) -> NewOutboxMessage {
+    let reason = match reason {
+        PhoneRemoved::Removed => "removed",
+        PhoneRemoved::Moved => "moved",
+    };
+    event(
+        USER_PHONE_REMOVED,
+        json!({"userId": user_id.to_string(), "reason": reason}),
+        at,
+    )
+}
+
+/// An event of its own key, with the common envelope fields.
+fn event(detail_type: &str, fields: Value, at: chrono::DateTime<chrono::Utc>) -> NewOutboxMessage {
+    let id = Uuid::now_v7();
+    let mut detail = json!({
+        "eventId": id.to_string(),
+        "occurredAt": rfc3339(at),
+        "schemaVersion": PHONE_SCHEMA_VERSION,
+    });
+    if let (Some(detail), Value::Object(fields)) = (detail.as_object_mut(), fields) {
+        detail.extend(fields);
+    }
+    NewOutboxMessage {
+        id,
+        sink: Sink::EventBus,
+        key: id.to_string(),
+        payload: json!({"detailType": detail_type, "detail": detail}),
+    }
+}
+
 pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -112,6 +173,7 @@ fn login_event(event_id: Uuid, record: &LoginRecord) -> Value {
             "id": session.id.to_string(),
             "deviceType": session.device.device_type.map(|t| t.as_str()),
             "appVersion": session.device.app_version,
+            "authMethod": session.auth_method.as_str(),
         },
     })
 }

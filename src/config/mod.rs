@@ -11,6 +11,7 @@ mod http;
 mod hybris;
 mod limits;
 mod outbox;
+mod phone;
 mod production;
 mod read;
 mod tokens;
@@ -27,6 +28,7 @@ pub use crate::auth::tokens::JwtSettings;
 pub use crate::http::{HttpSettings, IpNetwork};
 pub use crate::sim::{SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET};
 pub use crate::telemetry::LogFormat;
+pub use phone::{PhoneConfig, TrustedClientSettings};
 pub use read::ConfigError;
 
 use crate::auth::limits::RateLimits;
@@ -71,6 +73,12 @@ pub struct Settings {
     pub redis_url: Option<SecretString>,
     pub redis_key_prefix: String,
     pub http: HttpSettings,
+    /// Sign-in by SMS code; `None` when off.
+    pub phone: Option<PhoneConfig>,
+    /// Re-reads stale membership snapshots; `None`: the embedded simulator's, or none.
+    pub hybris_trusted_client: Option<TrustedClientSettings>,
+    /// How old a membership snapshot may be for sign-ins without a password.
+    pub snapshot: crate::auth::SnapshotRule,
 }
 
 impl Settings {
@@ -140,6 +148,9 @@ impl Settings {
                 .get("REDIS_KEY_PREFIX")
                 .unwrap_or_else(|| "login-api:rl:".into()),
             http: http::http(&env, production)?,
+            phone: phone::phone(&env, production)?,
+            hybris_trusted_client: phone::trusted_client(&env)?,
+            snapshot: phone::snapshot_rule(&env)?,
         };
         if production {
             production::refuse_stand_ins(&env, &settings)?;

@@ -12,16 +12,19 @@ use super::{Email, InvalidInput};
 pub enum AuthMethod {
     /// Email and password, checked by Hybris.
     Password,
+    /// A one-time code sent by SMS to the member's enrolled phone.
+    PhoneCode,
 }
 
 impl AuthMethod {
     /// Every method this release knows.
-    pub const ALL: [Self; 1] = [Self::Password];
+    pub const ALL: [Self; 2] = [Self::Password, Self::PhoneCode];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
+            Self::PhoneCode => "phone_code",
         }
     }
 
@@ -29,14 +32,17 @@ impl AuthMethod {
     pub fn parse(stored: &str) -> Option<Self> {
         match stored {
             "password" => Some(Self::Password),
+            "phone_code" => Some(Self::PhoneCode),
             _ => None,
         }
     }
 
-    /// The Authentication Method Reference value (RFC 8176 §2): `pwd` for a password.
+    /// The Authentication Method Reference value (RFC 8176 §2): `pwd` for a password, `sms`
+    /// for a code confirmed by text message.
     pub fn amr(self) -> &'static str {
         match self {
             Self::Password => "pwd",
+            Self::PhoneCode => "sms",
         }
     }
 }
@@ -51,8 +57,15 @@ impl Provider {
     /// Hybris customer id.
     pub const HYBRIS: &'static str = "hybris";
 
+    /// An enrolled phone number: subject = the number in E.164.
+    pub const PHONE: &'static str = "phone";
+
     pub fn hybris() -> Self {
         Self(Self::HYBRIS.to_owned())
+    }
+
+    pub fn phone() -> Self {
+        Self(Self::PHONE.to_owned())
     }
 
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {

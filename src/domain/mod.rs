@@ -43,9 +43,11 @@ pub mod device;
 pub mod email;
 pub mod identity;
 pub mod membership;
+pub mod otp;
 pub mod outbox;
 pub mod partner;
 pub mod password;
+pub mod phone;
 pub mod refresh_token;
 pub mod session;
 pub mod user;
@@ -54,10 +56,12 @@ pub use device::{Device, DeviceType};
 pub use email::Email;
 pub use identity::{AuthMethod, LoginSubject, Provider, VerifiedIdentity};
 pub use membership::{InactiveReason, Membership};
+pub use otp::{ChallengeId, ChallengePurpose, OtpCode, OtpKeys};
 pub use password::Password;
+pub use phone::{PhoneNumber, PhonePolicy, PhoneRefusal, Region};
 pub use refresh_token::{OpaqueToken, RefreshToken, RefreshTokenHash};
 pub use session::{EndReason, Session, SessionId, SessionLifetimes, SessionState};
-pub use user::{CustomerProfile, User, UserId};
+pub use user::{CustomerProfile, EnrolledPhone, User, UserId};
 
 /// Why an input value was refused; `field` names the GraphQL input field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

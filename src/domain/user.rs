@@ -40,6 +40,16 @@ pub struct User {
     pub last_login_at: Option<DateTime<Utc>>,
     /// The roles Hybris last reported (`HYBRIS_ROLES_FIELD`).
     pub upstream_roles: Vec<String>,
+    /// The phone enrolled for code sign-in, if any.
+    pub phone: Option<EnrolledPhone>,
+}
+
+/// A phone number the member proved with a code; it signs them in by SMS code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolledPhone {
+    /// E.164.
+    pub number: String,
+    pub verified_at: DateTime<Utc>,
 }
 
 /// The role every member holds while the membership is active.

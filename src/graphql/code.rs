@@ -29,6 +29,18 @@ pub enum ErrorCode {
     IdentityNotLinked,
     /// An identity already linked to another member.
     IdentityInUse,
+    /// One answer for a wrong code and an unknown, expired or used challenge;
+    /// `extensions.attemptsLeft` says how many tries the challenge has left.
+    InvalidCode,
+    /// The challenge's attempts are used up: ask for a new code.
+    CodeAttemptsExceeded,
+    /// Text messages cannot be sent now (the SMS budget is spent); `extensions.retryAfter`.
+    SmsUnavailable,
+    /// The sign-in method is off on this server.
+    ProviderNotConfigured,
+    /// Log in with the password first; `extensions.reason` says why
+    /// (`MEMBERSHIP_SNAPSHOT_STALE`).
+    ReauthenticationRequired,
     /// No such endpoint (HTTP 404).
     NotFound,
     /// The endpoint does not take this method (HTTP 405, with `Allow`).
@@ -60,6 +72,11 @@ impl ErrorCode {
             Self::PartnerNotFound => "PARTNER_NOT_FOUND",
             Self::IdentityNotLinked => "IDENTITY_NOT_LINKED",
             Self::IdentityInUse => "IDENTITY_IN_USE",
+            Self::InvalidCode => "INVALID_CODE",
+            Self::CodeAttemptsExceeded => "CODE_ATTEMPTS_EXCEEDED",
+            Self::SmsUnavailable => "SMS_UNAVAILABLE",
+            Self::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
+            Self::ReauthenticationRequired => "REAUTHENTICATION_REQUIRED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::RequestTimeout => "REQUEST_TIMEOUT",
@@ -94,6 +111,15 @@ impl ErrorCode {
             Self::PartnerNotFound => "no such partner",
             Self::IdentityNotLinked => "this sign-in is not linked to a club member",
             Self::IdentityInUse => "this account is linked to another member",
+            Self::InvalidCode => "the code is not valid",
+            Self::CodeAttemptsExceeded => "too many wrong codes; please ask for a new code",
+            Self::SmsUnavailable => {
+                "text messages cannot be sent right now, please try again later"
+            }
+            Self::ProviderNotConfigured => "this sign-in method is not available",
+            Self::ReauthenticationRequired => {
+                "please log in with your email and password once to confirm your membership"
+            }
             Self::NotFound => "no such endpoint: GraphQL is at POST /graphql",
             Self::MethodNotAllowed => "this endpoint does not take that method",
             Self::RequestTimeout => "the request took too long and was stopped",

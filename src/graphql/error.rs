@@ -13,8 +13,10 @@ use super::code::ErrorCode;
 use super::{Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
 use crate::auth::DeviceUpdateError;
 use crate::auth::partner::PartnerError;
-use crate::auth::{Auth, AuthError, LinkError, LoginError, Principal, RefreshError, SessionError};
-use crate::domain::{EndReason, InactiveReason};
+use crate::auth::{
+    Auth, AuthError, CodeError, LinkError, LoginError, Principal, RefreshError, SessionError,
+};
+use crate::domain::{EndReason, InactiveReason, PhoneRefusal};
 
 /// An error as the client meets it. Display is the client's message, from `ErrorCode` unless
 /// the variant carries more precise words.
@@ -42,6 +44,18 @@ pub enum ApiError {
     PartnerNotFound,
     IdentityNotLinked,
     IdentityInUse,
+    /// `BAD_USER_INPUT` with `field` and `reason` (`INVALID`, `NOT_MOBILE`, `REGION_NOT_ALLOWED`).
+    InvalidPhone(PhoneRefusal),
+    InvalidCode {
+        attempts_left: u32,
+    },
+    CodeAttemptsExceeded,
+    SmsUnavailable {
+        retry_after: std::time::Duration,
+    },
+    ProviderNotConfigured,
+    /// `extensions.reason` says why.
+    ReauthenticationRequired(&'static str),
     Internal(anyhow::Error),
 }
 
@@ -49,6 +63,7 @@ impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::BadUserInput { message, .. } => f.write_str(message),
+            Self::InvalidPhone(refusal) => write!(f, "{refusal}"),
             Self::Unauthenticated(message) => f.write_str(message),
             Self::SessionEnded(_) => f.write_str("the session has ended"),
             other => f.write_str(other.code().message()),
@@ -74,6 +89,12 @@ impl ApiError {
             Self::PartnerNotFound => ErrorCode::PartnerNotFound,
             Self::IdentityNotLinked => ErrorCode::IdentityNotLinked,
             Self::IdentityInUse => ErrorCode::IdentityInUse,
+            Self::InvalidPhone(_) => ErrorCode::BadUserInput,
+            Self::InvalidCode { .. } => ErrorCode::InvalidCode,
+            Self::CodeAttemptsExceeded => ErrorCode::CodeAttemptsExceeded,
+            Self::SmsUnavailable { .. } => ErrorCode::SmsUnavailable,
+            Self::ProviderNotConfigured => ErrorCode::ProviderNotConfigured,
+            Self::ReauthenticationRequired(_) => ErrorCode::ReauthenticationRequired,
             Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
@@ -92,7 +113,9 @@ impl ApiError {
         }
         let code = self.code().as_str();
         let retry_after = match &self {
-            Self::RateLimited { retry_after } => Some(retry_after.as_secs_f64().ceil() as u64),
+            Self::RateLimited { retry_after } | Self::SmsUnavailable { retry_after } => {
+                Some(retry_after.as_secs_f64().ceil() as u64)
+            }
             _ => None,
         };
         if let (Some(seconds), Some(throttled)) = (retry_after, ctx.data_opt::<Throttled>()) {
@@ -105,6 +128,12 @@ impl ApiError {
             ext.set("code", code);
             match &self {
                 Self::BadUserInput { field, .. } => ext.set("field", *field),
+                Self::InvalidPhone(refusal) => {
+                    ext.set("field", refusal.field());
+                    ext.set("reason", refusal.as_str());
+                }
+                Self::InvalidCode { attempts_left } => ext.set("attemptsLeft", *attempts_left),
+                Self::ReauthenticationRequired(reason) => ext.set("reason", *reason),
                 Self::MembershipInactive(reason) => ext.set("reason", reason.as_str()),
                 Self::SessionEnded(Some(reason)) => ext.set("reason", reason.as_str()),
                 Self::Internal(_) | Self::UpstreamDataInvalid(_) => {
@@ -131,7 +160,29 @@ impl From<LoginError> for ApiError {
             LoginError::MembershipInactive(reason) => Self::MembershipInactive(reason),
             LoginError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             LoginError::IdentityNotLinked => Self::IdentityNotLinked,
+            LoginError::ReauthenticationRequired => {
+                Self::ReauthenticationRequired("MEMBERSHIP_SNAPSHOT_STALE")
+            }
             LoginError::Unexpected(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<CodeError> for ApiError {
+    fn from(e: CodeError) -> Self {
+        match e {
+            CodeError::NotConfigured => Self::ProviderNotConfigured,
+            CodeError::InvalidPhone(refusal) => Self::InvalidPhone(refusal),
+            CodeError::InvalidInput(input) => Self::BadUserInput {
+                field: input.field,
+                message: input.to_string(),
+            },
+            CodeError::InvalidCode { attempts_left } => Self::InvalidCode { attempts_left },
+            CodeError::AttemptsExceeded => Self::CodeAttemptsExceeded,
+            CodeError::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            CodeError::SmsUnavailable { retry_after } => Self::SmsUnavailable { retry_after },
+            CodeError::Login(e) => e.into(),
+            CodeError::Unexpected(e) => Self::Internal(e),
         }
     }
 }

@@ -8,6 +8,7 @@ mod account;
 mod code;
 mod error;
 mod partners;
+mod phone;
 mod scalars;
 mod sessions;
 mod types;
@@ -33,6 +34,7 @@ pub struct Mutation(
     account::AccountMutation,
     sessions::SessionMutation,
     partners::PartnerMutation,
+    phone::PhoneMutation,
 );
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -114,7 +116,8 @@ impl Throttled {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
-/// A request may attempt one login: aliases must not multiply password guesses.
+/// A request may attempt one credential check (`login`, `loginWithCode`, `verifyPhone`):
+/// aliases must not multiply guesses.
 #[derive(Default)]
 pub struct LoginOnce(AtomicBool);
 

@@ -87,13 +87,24 @@ pub struct User {
     /// `member` while the membership is active, then the roles Hybris reports for the member.
     /// Informative: what a member may do is still decided by the session and the membership.
     pub roles: Vec<String>,
+    /// The phone enrolled for sign-in by code, in E.164. Only ever shown to its owner: a user
+    /// is returned only to its own session.
+    pub phone: Option<String>,
+    /// When the phone was proved with a code.
+    pub phone_verified_at: Option<DateTime>,
 }
 
 impl User {
     pub fn new(user: domain::User, today: NaiveDate) -> Self {
         let roles = user.roles(today);
+        let (phone, phone_verified_at) = match user.phone {
+            Some(phone) => (Some(phone.number), Some(DateTime(phone.verified_at))),
+            None => (None, None),
+        };
         Self {
             roles,
+            phone,
+            phone_verified_at,
             id: ID(user.id.to_string()),
             email: user.email.as_str().to_owned(),
             first_name: user.first_name,
@@ -131,12 +142,15 @@ pub struct Membership {
 pub enum AuthMethod {
     /// The club shop's email and password.
     Password,
+    /// A one-time code sent by SMS to the member's enrolled phone.
+    PhoneCode,
 }
 
 impl From<domain::AuthMethod> for AuthMethod {
     fn from(method: domain::AuthMethod) -> Self {
         match method {
             domain::AuthMethod::Password => Self::Password,
+            domain::AuthMethod::PhoneCode => Self::PhoneCode,
         }
     }
 }

@@ -22,6 +22,7 @@ use std::{
 pub mod algolia;
 mod oauth;
 mod occ;
+pub mod sms;
 
 use anyhow::Context;
 use axum::{
@@ -86,12 +87,24 @@ pub struct SimControl {
     lockout_threshold: AtomicU64,
     /// Consecutive failed password grants per customer id.
     failed_logins: Mutex<HashMap<String, u64>>,
+    /// What the `log` SMS sender "sent", served at `GET /sms/inbox`.
+    sms_inbox: sms::SmsInbox,
+    /// Client-credentials grants and customer reads by uid (the trusted client).
+    trusted_reads: AtomicUsize,
 }
 
 /// Failed logins after which SAP Commerce disables a customer, in many installations.
 pub const DEFAULT_LOCKOUT_THRESHOLD: u64 = 5;
 
 impl SimControl {
+    /// A simulator whose `/sms/inbox` serves `inbox` (the `log` sender's).
+    pub fn with_sms_inbox(inbox: sms::SmsInbox) -> Self {
+        Self {
+            sms_inbox: inbox,
+            ..Self::default()
+        }
+    }
+
     pub fn set_latency(&self, latency: Duration) {
         self.latency_ms
             .store(latency.as_millis() as u64, Ordering::SeqCst);
@@ -176,6 +189,16 @@ impl SimControl {
         self.fail_token_request.store(at, Ordering::SeqCst);
     }
 
+    /// The development SMS inbox this simulator serves.
+    pub fn sms_inbox(&self) -> sms::SmsInbox {
+        self.sms_inbox.clone()
+    }
+
+    /// Customer profiles read by uid with the trusted client so far.
+    pub fn trusted_reads(&self) -> usize {
+        self.trusted_reads.load(Ordering::SeqCst)
+    }
+
     /// Password-grant requests received so far.
     pub fn token_requests(&self) -> usize {
         self.token_requests.load(Ordering::SeqCst)
@@ -188,6 +211,11 @@ pub struct SimConfig {
     pub client_secret: String,
     pub base_site: String,
 }
+
+/// The trusted OAuth client (`ROLE_TRUSTED_CLIENT`) every simulator knows: it may use the
+/// client-credentials grant and read any customer by uid.
+pub const SIMULATOR_TRUSTED_CLIENT_ID: &str = "trusted_client";
+pub const SIMULATOR_TRUSTED_CLIENT_SECRET: &str = "simulator-trusted-secret";
 
 impl SimState {
     /// The customer with this uid, run-time changes first.
@@ -208,6 +236,8 @@ struct SimState {
     control: Arc<SimControl>,
     /// access token → uid of the customer it was issued to.
     tokens: Mutex<HashMap<String, String>>,
+    /// Access tokens of the trusted client (client-credentials grant).
+    trusted_tokens: Mutex<std::collections::HashSet<String>>,
 }
 
 pub fn router(config: SimConfig, control: Arc<SimControl>) -> Router {
@@ -222,12 +252,20 @@ pub fn router(config: SimConfig, control: Arc<SimControl>) -> Router {
         config,
         control,
         tokens: Mutex::new(HashMap::new()),
+        trusted_tokens: Mutex::default(),
     });
+    let inbox = state.control.sms_inbox();
     Router::new()
         .route("/authorizationserver/oauth/token", post(oauth::token))
         .route("/authorizationserver/oauth/revoke", post(oauth::revoke))
         .route("/occ/v2/{site}/users/current", get(occ::current_user))
+        .route("/occ/v2/{site}/users/{uid}", get(occ::user_by_uid))
         .with_state(state)
+        .merge(
+            Router::new()
+                .route("/sms/inbox", get(sms::inbox))
+                .with_state(inbox),
+        )
 }
 
 /// Binds `addr` and serves the simulator in the background; returns the bound address.

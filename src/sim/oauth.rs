@@ -47,6 +47,9 @@ pub(super) async fn token(
             .into_response();
     }
     let config = &state.config;
+    if form.grant_type.as_deref() == Some("client_credentials") {
+        return client_credentials(&state, &form);
+    }
     if let Some(refused) = client_refused(config, &form.client_id, &form.client_secret) {
         return refused;
     }
@@ -77,6 +80,39 @@ pub(super) async fn token(
         .expect("sim token lock")
         .insert(access_token.clone(), user.uid.clone());
     state.control.live_tokens.fetch_add(1, Ordering::SeqCst);
+    Json(json!({
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": 43199,
+        "scope": "basic openid"
+    }))
+    .into_response()
+}
+
+/// RFC 6749 §4.4 for the trusted client only: the mobile client has no such grant.
+fn client_credentials(state: &SimState, form: &TokenForm) -> Response {
+    let trusted = form.client_id.as_deref() == Some(super::SIMULATOR_TRUSTED_CLIENT_ID)
+        && form.client_secret.as_deref() == Some(super::SIMULATOR_TRUSTED_CLIENT_SECRET);
+    if !trusted {
+        if client_refused(&state.config, &form.client_id, &form.client_secret).is_none() {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                "Unauthorized grant type: client_credentials",
+            );
+        }
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Bad client credentials",
+        );
+    }
+    let access_token = uuid::Uuid::new_v4().to_string();
+    state
+        .trusted_tokens
+        .lock()
+        .expect("sim token lock")
+        .insert(access_token.clone());
     Json(json!({
         "access_token": access_token,
         "token_type": "bearer",

@@ -24,6 +24,10 @@ pub mod users {
         /// The roles Hybris reported (`HYBRIS_ROLES_FIELD`), as a JSON array.
         #[sea_orm(column_type = "Text", nullable)]
         pub roles: Option<String>,
+        /// The enrolled phone (E.164), mirrored from its `phone` identity in the same
+        /// transaction, for the user view.
+        pub phone: Option<String>,
+        pub phone_verified_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -181,6 +185,30 @@ pub mod partner_tokens {
         pub expires_at: DateTimeUtc,
         pub redeemed_at: Option<DateTimeUtc>,
         pub replays: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod phone_challenges {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "phone_challenges")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub purpose: String,
+        pub phone: String,
+        pub user_id: Option<Uuid>,
+        pub code_hmac: String,
+        pub attempts: i32,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub consumed_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,9 @@ pub enum LoginMember<'a> {
     Directory(&'a CustomerProfile),
     /// A member known through a linked identity; the stored profile snapshot stays as it is.
     Linked(UserId),
+    /// A linked member whose profile the member directory has just re-read by uid: the
+    /// snapshot is replaced (its email stays: it is what was looked up).
+    Refreshed(UserId, &'a CustomerProfile),
 }
 
 /// Everything a successful sign-in writes, in one transaction.
@@ -100,17 +103,19 @@ impl Store {
                 let first_login = user.id == new_id;
                 (user, first_login)
             }
-            LoginMember::Linked(user_id) => {
+            LoginMember::Linked(user_id) | LoginMember::Refreshed(user_id, _) => {
                 if !identities::touch_linked_identity(&txn, user_id, provider, subject, now).await?
                 {
                     txn.rollback().await?;
                     return Ok(None);
                 }
-                let mut touched = users::Entity::update_many()
+                let mut update = users::Entity::update_many()
                     .col_expr(users::Column::LastLoginAt, Expr::value(now))
-                    .filter(users::Column::Id.eq(user_id.0))
-                    .exec_with_returning(&txn)
-                    .await?;
+                    .filter(users::Column::Id.eq(user_id.0));
+                if let LoginMember::Refreshed(_, profile) = login.member {
+                    update = refresh_snapshot(update, profile, now);
+                }
+                let mut touched = update.exec_with_returning(&txn).await?;
                 let Some(user) = touched.pop() else {
                     txn.rollback().await?;
                     return Ok(None);
@@ -226,6 +231,8 @@ async fn upsert_member(
         roles: Set(Some(
             serde_json::to_string(&profile.roles).unwrap_or_else(|_| "[]".into()),
         )),
+        phone: sea_orm::ActiveValue::NotSet,
+        phone_verified_at: sea_orm::ActiveValue::NotSet,
     })
     .on_conflict(
         OnConflict::column(users::Column::UpstreamCustomerId)
@@ -245,6 +252,45 @@ async fn upsert_member(
     )
     .exec_with_returning(txn)
     .await?)
+}
+
+/// The snapshot columns set from a freshly read profile.
+fn refresh_snapshot(
+    update: sea_orm::UpdateMany<users::Entity>,
+    profile: &CustomerProfile,
+    now: DateTime<Utc>,
+) -> sea_orm::UpdateMany<users::Entity> {
+    let membership = profile.membership.as_ref();
+    update
+        .col_expr(
+            users::Column::FirstName,
+            Expr::value(profile.first_name.clone()),
+        )
+        .col_expr(
+            users::Column::LastName,
+            Expr::value(profile.last_name.clone()),
+        )
+        .col_expr(
+            users::Column::MembershipNumber,
+            Expr::value(membership.map(|m| m.number.clone())),
+        )
+        .col_expr(
+            users::Column::MembershipStartDate,
+            Expr::value(membership.map(|m| m.start_date)),
+        )
+        .col_expr(
+            users::Column::MembershipEndDate,
+            Expr::value(membership.map(|m| m.end_date)),
+        )
+        .col_expr(
+            users::Column::Chapter,
+            Expr::value(membership.and_then(|m| m.chapter.clone())),
+        )
+        .col_expr(
+            users::Column::Roles,
+            Expr::value(serde_json::to_string(&profile.roles).unwrap_or_else(|_| "[]".into())),
+        )
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
 }
 
 fn is_unique_violation(error: &super::StoreError) -> bool {

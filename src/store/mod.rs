@@ -13,6 +13,7 @@ mod identities;
 mod logins;
 mod outbox;
 mod partners;
+mod phone;
 mod purge;
 mod refresh_tokens;
 mod sessions;
@@ -28,6 +29,7 @@ pub use identities::LinkOutcome;
 pub use logins::{LoginMember, LoginRecord, NewLogin};
 pub use outbox::{NewOutboxMessage, Settlement, SinkCounts};
 pub use partners::{NewPartnerToken, PartnerRecord, PartnerTokenRecord, Redemption};
+pub use phone::{Attempt, ChallengeRecord, Enrolment, NewChallenge};
 pub use refresh_tokens::{Claim, RefreshTokenRecord, Successor, UsedRefreshToken};
 pub use sessions::Sessions;
 

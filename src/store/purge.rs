@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     Store, StoreResult,
-    entities::{partner_tokens, refresh_tokens, sessions},
+    entities::{partner_tokens, phone_challenges, refresh_tokens, sessions},
 };
 
 impl Store {
@@ -44,6 +44,19 @@ impl Store {
         let tokens = tokens
             + partner_tokens::Entity::delete_many()
                 .filter(partner_tokens::Column::Id.in_subquery(expired_partner_tokens))
+                .exec(&self.db)
+                .await?
+                .rows_affected;
+        // Code challenges are kept a day past expiry, for investigations.
+        let expired_challenges = Query::select()
+            .column(phone_challenges::Column::Id)
+            .from(phone_challenges::Entity)
+            .and_where(phone_challenges::Column::ExpiresAt.lte(now - chrono::Duration::days(1)))
+            .limit(batch)
+            .to_owned();
+        let tokens = tokens
+            + phone_challenges::Entity::delete_many()
+                .filter(phone_challenges::Column::Id.in_subquery(expired_challenges))
                 .exec(&self.db)
                 .await?
                 .rows_affected;

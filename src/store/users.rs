@@ -6,7 +6,7 @@ use super::{
     Store, StoreResult,
     entities::{identities, sessions, users},
 };
-use crate::domain::{Email, LoginSubject, Membership, User, UserId};
+use crate::domain::{Email, EnrolledPhone, LoginSubject, Membership, User, UserId};
 
 impl Store {
     pub async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
@@ -75,5 +75,12 @@ pub(super) fn to_user(user: users::Model) -> User {
             .as_deref()
             .and_then(|json| serde_json::from_str(json).ok())
             .unwrap_or_default(),
+        phone: match (user.phone, user.phone_verified_at) {
+            (Some(number), Some(verified_at)) => Some(EnrolledPhone {
+                number,
+                verified_at,
+            }),
+            _ => None,
+        },
     }
 }

@@ -17,7 +17,8 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("store", &["domain"]),
         ("auth", &["domain", "ports", "store"]),
         ("relay", &["domain", "ports", "store"]),
-        ("adapters", &["domain", "ports", "metrics"]),
+        // `sim` for the development SMS inbox the `log` sender fills.
+        ("adapters", &["domain", "ports", "metrics", "sim"]),
         ("graphql", &["auth", "domain", "metrics"]),
         ("http", &["graphql", "auth", "domain", "metrics"]),
         (

@@ -35,6 +35,8 @@ pub struct TestApp {
     pub admin: Admin,
     /// The app's database, for looking at rows directly.
     pub store: Store,
+    /// What the `log` SMS sender "sent".
+    pub sms: login_api::sim::sms::SmsInbox,
     pub database: TestDatabase,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -165,7 +167,7 @@ pub async fn spawn_app_on(
         .expect("the application builds");
     let address = format!("http://{}", app.local_addr());
     let auth = app.auth();
-    let (admin, store) = (app.admin(), app.store());
+    let (admin, store, sms) = (app.admin(), app.store(), app.sms_inbox());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run(async {
         let _ = stopped.await;
@@ -180,6 +182,7 @@ pub async fn spawn_app_on(
         auth,
         admin,
         store,
+        sms,
         database,
         shutdown: Some(shutdown),
     }
@@ -409,4 +412,39 @@ impl Drop for TestDatabase {
             }
         }
     }
+}
+
+/// The `detail`s of the outbox events of `detail_type`, oldest first.
+pub async fn events_of(app: &TestApp, detail_type: &str) -> Vec<Value> {
+    let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT payload FROM outbox WHERE sink = 'eventbridge'",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.try_get::<String>("", "payload").unwrap()).unwrap()
+        })
+        .filter(|p| p["detailType"] == detail_type)
+        .map(|p| p["detail"].clone())
+        .collect()
+}
+
+/// Fails unless `detail` is valid against `events/<schema_file>`.
+pub fn validate(schema_file: &str, detail: &Value) {
+    let path = format!("{}/events/{schema_file}", env!("CARGO_MANIFEST_DIR"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(detail)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:?}\n{detail}");
 }

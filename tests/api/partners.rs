@@ -9,7 +9,7 @@ use login_api::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{ANNA, TestApp, spawn_app};
+use crate::helpers::{ANNA, TestApp, events_of, spawn_app, validate};
 
 const MINT: &str =
     "mutation($p: ID!) { createPartnerToken(partnerId: $p) { token expiresAt partnerId } }";
@@ -57,39 +57,6 @@ async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> (u16,
 
 fn access(login: &Value) -> &str {
     login["accessToken"].as_str().unwrap()
-}
-
-async fn events_of(app: &TestApp, detail_type: &str) -> Vec<Value> {
-    let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
-    use sea_orm::ConnectionTrait;
-    let rows = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT payload FROM outbox WHERE sink = 'eventbridge'",
-        ))
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| {
-            serde_json::from_str::<Value>(&r.try_get::<String>("", "payload").unwrap()).unwrap()
-        })
-        .filter(|p| p["detailType"] == detail_type)
-        .map(|p| p["detail"].clone())
-        .collect()
-}
-
-fn validate(schema_file: &str, detail: &Value) {
-    let path = format!("{}/events/{schema_file}", env!("CARGO_MANIFEST_DIR"));
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(detail)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{schema_file}: {errors:?}\n{detail}");
 }
 
 #[tokio::test]

@@ -15,6 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 mod occ;
+mod trusted;
+
+pub use trusted::TrustedClient;
 
 use crate::domain::{CustomerProfile, Email, Password};
 use crate::metrics::{self, Metrics};

@@ -8,6 +8,8 @@
 //! (Hybris); any other identity must already be linked to one.
 
 mod password;
+mod phone;
+mod snapshot;
 
 use std::net::IpAddr;
 
@@ -23,6 +25,8 @@ use super::side_effects::login_side_effects;
 use super::{Auth, Issued, LoginError};
 
 pub use password::{LoginRequest, PasswordCredential, PasswordVerifier};
+pub use phone::{PhoneCodeVerifier, ProvenPhone};
+pub use snapshot::SnapshotRule;
 
 /// What every sign-in carries beside its credential.
 #[derive(Debug, Clone, Default)]
@@ -38,20 +42,26 @@ enum Member<'a> {
     FromDirectory(&'a crate::domain::CustomerProfile),
     /// Linked to the identity: decided on the stored profile snapshot.
     Linked(crate::domain::User),
+    /// Linked, with a snapshot too old to use: decided on the profile just re-read by uid.
+    Refreshed(crate::domain::User, Box<crate::domain::CustomerProfile>),
 }
 
 impl Member<'_> {
     /// The membership rule, and before it the account's own state: a closed shop account
     /// signs in to nothing.
     fn check(&self, today: chrono::NaiveDate) -> Result<&Membership, InactiveReason> {
-        let membership = match self {
-            Self::FromDirectory(profile)
-                if profile.deactivated_on.is_some_and(|day| day <= today) =>
-            {
-                return Err(InactiveReason::Closed);
-            }
-            Self::FromDirectory(profile) => profile.membership.as_ref(),
-            Self::Linked(user) => user.membership.as_ref(),
+        let profile = match self {
+            Self::FromDirectory(profile) => Some(*profile),
+            Self::Refreshed(_, profile) => Some(profile.as_ref()),
+            Self::Linked(_) => None,
+        };
+        if profile.is_some_and(|p| p.deactivated_on.is_some_and(|day| day <= today)) {
+            return Err(InactiveReason::Closed);
+        }
+        let membership = match (profile, self) {
+            (Some(profile), _) => profile.membership.as_ref(),
+            (None, Self::Linked(user)) => user.membership.as_ref(),
+            (None, _) => None,
         };
         Membership::check(membership, today)
     }
@@ -115,17 +125,18 @@ impl Auth {
                 None => Err(LoginError::IdentityNotLinked),
             };
         }
-        self.store
+        let Some(user) = self
+            .store
             .user_by_identity(&identity.provider, &identity.subject)
             .await?
-            .map(Member::Linked)
-            .ok_or_else(|| {
-                tracing::info!(
-                    provider = identity.provider.as_str(),
-                    "sign-in refused: identity not linked to a member"
-                );
-                LoginError::IdentityNotLinked
-            })
+        else {
+            tracing::info!(
+                provider = identity.provider.as_str(),
+                "sign-in refused: identity not linked to a member"
+            );
+            return Err(LoginError::IdentityNotLinked);
+        };
+        self.current_snapshot(user).await
     }
 
     /// The shared tail: membership rule, then one transaction for the member, the identity,
@@ -153,6 +164,7 @@ impl Auth {
                 member: match &member {
                     Member::FromDirectory(profile) => LoginMember::Directory(profile),
                     Member::Linked(user) => LoginMember::Linked(user.id),
+                    Member::Refreshed(user, profile) => LoginMember::Refreshed(user.id, profile),
                 },
                 identity: (&identity.provider, &identity.subject),
                 method,

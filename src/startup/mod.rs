@@ -4,6 +4,8 @@
 //! use cases and binds the listener (port 0 picks a free one, which the tests use); `run` serves
 //! until the shutdown future resolves, then drains in-flight requests.
 
+mod sms;
+
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
@@ -11,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::adapters::eventbridge::EventBridgeSettings;
 use crate::adapters::hybris::HybrisClient;
-use crate::adapters::hybris::HybrisSettings;
+use crate::adapters::hybris::{HybrisSettings, TrustedClient};
 use crate::adapters::rate_counter::{FallbackCounter, MemoryCounter, RedisCounter};
 use crate::adapters::{
     algolia::AlgoliaIndexer, eventbridge::EventBridgePublisher, log_sink::LogSink,
@@ -36,6 +38,7 @@ pub struct Application {
     store: Store,
     purge_interval: std::time::Duration,
     relay: Option<Arc<Relay>>,
+    sms_inbox: sim::sms::SmsInbox,
 }
 
 impl Application {
@@ -45,9 +48,16 @@ impl Application {
             store.migrate().await?;
         }
 
-        let hybris = match settings.hybris.clone() {
-            Some(hybris) => hybris,
-            None => start_embedded_simulator().await?,
+        let sms_inbox = sim::sms::SmsInbox::default();
+        let (hybris, trusted_client) = match settings.hybris.clone() {
+            Some(hybris) => (hybris, settings.hybris_trusted_client.clone()),
+            None => {
+                let (hybris, trusted) = start_embedded_simulator(sms_inbox.clone()).await?;
+                (
+                    hybris,
+                    settings.hybris_trusted_client.clone().or(Some(trusted)),
+                )
+            }
         };
         // One pooled HTTP client for the process; adapters set their own per-request timeouts.
         let http = reqwest::Client::builder()
@@ -84,7 +94,7 @@ impl Application {
             );
         }
 
-        let sinks = outbox_sinks(&settings, http).await;
+        let sinks = outbox_sinks(&settings, http.clone()).await;
         let outbox_written = Arc::new(tokio::sync::Notify::new());
         let relay = settings.relay_enabled.then(|| {
             Arc::new(Relay::new(
@@ -98,11 +108,20 @@ impl Application {
 
         let rate_counter = rate_counter(&settings, clock.clone())?;
         let admin = Admin::new(store.clone(), clock.clone());
-        let auth = Arc::new(Auth::new(
+        let phone_codes = match &settings.phone {
+            Some(phone) => Some(
+                sms::phone_codes(phone, http.clone(), metrics.clone(), sms_inbox.clone()).await,
+            ),
+            None => {
+                tracing::info!("phone sign-in is off (SMS_PROVIDER unset or off in production)");
+                None
+            }
+        };
+        let mut auth = Auth::new(
             store.clone(),
             PasswordVerifier {
                 checker: hybris.clone(),
-                directory: hybris,
+                directory: hybris.clone(),
             },
             clock,
             tokens,
@@ -112,10 +131,22 @@ impl Application {
                 limits: settings.limits,
                 partner_token_ttl: settings.partner_token_ttl,
                 activity_min_interval: settings.activity_min_interval,
+                snapshot: settings.snapshot,
             },
             rate_counter,
             outbox_written,
-        ));
+        );
+        if let Some(phone_codes) = phone_codes {
+            auth = auth.with_phone_codes(phone_codes);
+        }
+        if let Some(trusted) = trusted_client {
+            auth = auth.with_member_lookup(Arc::new(TrustedClient::new(
+                hybris,
+                trusted.client_id,
+                trusted.client_secret,
+            )));
+        }
+        let auth = Arc::new(auth);
         let schema = build_schema(
             Some((auth.clone(), metrics.clone())),
             SchemaLimits {
@@ -141,6 +172,7 @@ impl Application {
             store,
             purge_interval: settings.purge_interval,
             relay,
+            sms_inbox,
         })
     }
 
@@ -157,6 +189,11 @@ impl Application {
     /// The operators' use cases on this application's database and clock.
     pub fn admin(&self) -> Admin {
         self.admin.clone()
+    }
+
+    /// What the `log` SMS sender "sent" (development and tests).
+    pub fn sms_inbox(&self) -> sim::sms::SmsInbox {
+        self.sms_inbox.clone()
     }
 
     /// The database, for tests that look at rows directly.
@@ -208,9 +245,12 @@ pub async fn admin(settings: &Settings, migrate: bool) -> anyhow::Result<Admin> 
 }
 
 /// Starts the Hybris simulator in-process with the example members, for `serve` without
-/// `HYBRIS_BASE_URL`.
-async fn start_embedded_simulator() -> anyhow::Result<HybrisSettings> {
+/// `HYBRIS_BASE_URL`; it serves `inbox` at `/sms/inbox` and knows its trusted client.
+async fn start_embedded_simulator(
+    inbox: sim::sms::SmsInbox,
+) -> anyhow::Result<(HybrisSettings, crate::config::TrustedClientSettings)> {
     let users = sim::parse_users(sim::EXAMPLE_USERS)?;
+    let control = Arc::new(sim::SimControl::with_sms_inbox(inbox));
     let addr = sim::spawn(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         sim::SimConfig {
@@ -219,7 +259,7 @@ async fn start_embedded_simulator() -> anyhow::Result<HybrisSettings> {
             client_secret: SIMULATOR_CLIENT_SECRET.into(),
             base_site: SIMULATOR_BASE_SITE.into(),
         },
-        Arc::default(),
+        control,
     )
     .await?;
     tracing::warn!(
@@ -227,12 +267,18 @@ async fn start_embedded_simulator() -> anyhow::Result<HybrisSettings> {
         "HYBRIS_BASE_URL is not set: using the built-in Hybris simulator with the example members of hybris-sim/users.json \
          (log in as anna.rider@example.org with password Ride-2026!)"
     );
-    Ok(HybrisSettings {
-        base_url: format!("http://{addr}"),
-        client_id: SIMULATOR_CLIENT_ID.into(),
-        client_secret: SecretString::from(SIMULATOR_CLIENT_SECRET),
-        base_site: SIMULATOR_BASE_SITE.into(),
-    })
+    Ok((
+        HybrisSettings {
+            base_url: format!("http://{addr}"),
+            client_id: SIMULATOR_CLIENT_ID.into(),
+            client_secret: SecretString::from(SIMULATOR_CLIENT_SECRET),
+            base_site: SIMULATOR_BASE_SITE.into(),
+        },
+        crate::config::TrustedClientSettings {
+            client_id: sim::SIMULATOR_TRUSTED_CLIENT_ID.into(),
+            client_secret: SecretString::from(sim::SIMULATOR_TRUSTED_CLIENT_SECRET),
+        },
+    ))
 }
 
 async fn purge_periodically(auth: Arc<Auth>, every: std::time::Duration) {
@@ -287,6 +333,23 @@ async fn outbox_sinks(settings: &Settings, http: reqwest::Client) -> Vec<Arc<dyn
 async fn eventbridge_client(settings: &EventBridgeSettings) -> aws_sdk_eventbridge::Client {
     // The outbox retries with backoff, so the SDK tries once; a hung endpoint costs at most
     // the operation timeout, never the relay.
+    aws_sdk_eventbridge::Client::new(
+        &aws_sdk_config(
+            &settings.region,
+            &settings.endpoint_url,
+            &settings.static_credentials,
+        )
+        .await,
+    )
+}
+
+/// The AWS SDK configuration: one try, short timeouts (callers retry in their own way), the
+/// standard resolution for whatever is not given.
+async fn aws_sdk_config(
+    region: &Option<String>,
+    endpoint_url: &Option<String>,
+    static_credentials: &Option<(String, SecretString)>,
+) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
         .timeout_config(
@@ -295,13 +358,13 @@ async fn eventbridge_client(settings: &EventBridgeSettings) -> aws_sdk_eventbrid
                 .operation_timeout(std::time::Duration::from_secs(10))
                 .build(),
         );
-    if let Some(region) = &settings.region {
+    if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
-    if let Some(url) = &settings.endpoint_url {
+    if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    if let Some((key_id, secret)) = &settings.static_credentials {
+    if let Some((key_id, secret)) = static_credentials {
         loader = loader.credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
             key_id,
             secret.expose_secret(),
@@ -310,7 +373,7 @@ async fn eventbridge_client(settings: &EventBridgeSettings) -> aws_sdk_eventbrid
             "login-api-settings",
         ));
     }
-    aws_sdk_eventbridge::Client::new(&loader.load().await)
+    loader.load().await
 }
 
 /// Redis-backed counters (shared by every instance) when `REDIS_URL` is set, else memory.
