@@ -250,3 +250,78 @@ fn the_roles_field_is_an_occ_field_name() {
         );
     }
 }
+
+#[test]
+fn phone_sign_in_is_on_with_the_log_sender_outside_production_and_off_in_it_by_default() {
+    let s = settings(&[]).unwrap();
+    let phone = s.phone.expect("on in development");
+    assert!(matches!(phone.sms, crate::adapters::sms::SmsSettings::Log));
+    assert_eq!(phone.settings.code_length, 6);
+    assert_eq!(phone.settings.ttl.num_seconds(), 300);
+    assert_eq!(phone.settings.max_attempts, 5);
+    assert_eq!(phone.settings.limits.global_per_hour, 500);
+    assert!(
+        settings(&PRODUCTION_WITH_STAND_INS)
+            .unwrap()
+            .phone
+            .is_none()
+    );
+}
+
+#[test]
+fn production_refuses_the_log_sender_and_needs_the_code_key() {
+    let mut vars = PRODUCTION_WITH_STAND_INS.to_vec();
+    vars.push(("SMS_PROVIDER", "log"));
+    assert_eq!(settings(&vars).unwrap_err().variable, "SMS_PROVIDER");
+    let mut vars = PRODUCTION_WITH_STAND_INS.to_vec();
+    vars.extend([
+        ("SMS_PROVIDER", "webhook"),
+        ("SMS_WEBHOOK_URL", "https://sms.example.org/send"),
+        ("SMS_WEBHOOK_SECRET", "a-long-enough-webhook-secret"),
+    ]);
+    assert_eq!(settings(&vars).unwrap_err().variable, "OTP_HMAC_KEY");
+    let key = "k".repeat(32);
+    vars.push(("OTP_HMAC_KEY", &key));
+    let s = settings(&vars).unwrap();
+    assert!(matches!(
+        s.phone.unwrap().sms,
+        crate::adapters::sms::SmsSettings::Webhook { .. }
+    ));
+}
+
+#[test]
+fn bad_phone_settings_name_their_variable_and_never_echo_a_secret() {
+    for (vars, variable) in [
+        (vec![("SMS_PROVIDER", "carrier-pigeon")], "SMS_PROVIDER"),
+        (vec![("SMS_PROVIDER", "webhook")], "SMS_WEBHOOK_SECRET"),
+        (
+            vec![
+                ("SMS_PROVIDER", "webhook"),
+                ("SMS_WEBHOOK_SECRET", "short-secret"),
+            ],
+            "SMS_WEBHOOK_SECRET",
+        ),
+        (vec![("SMS_PROVIDER", "twilio")], "TWILIO_ACCOUNT_SID"),
+        (vec![("OTP_HMAC_KEY", "too-short-key")], "OTP_HMAC_KEY"),
+        (vec![("OTP_LENGTH", "3")], "OTP_LENGTH"),
+        (
+            vec![("OTP_ALLOWED_REGIONS", "GB,Narnia")],
+            "OTP_ALLOWED_REGIONS",
+        ),
+        (vec![("OTP_DEFAULT_REGION", "UK")], "OTP_DEFAULT_REGION"),
+        (vec![("SMS_TEMPLATE", "no code here")], "SMS_TEMPLATE"),
+        (
+            vec![("HYBRIS_TRUSTED_CLIENT_ID", "trusted")],
+            "HYBRIS_TRUSTED_CLIENT_SECRET",
+        ),
+        (
+            vec![("MEMBERSHIP_SNAPSHOT_MAX_AGE_SECS", "5")],
+            "MEMBERSHIP_SNAPSHOT_MAX_AGE_SECS",
+        ),
+    ] {
+        let err = settings(&vars).unwrap_err();
+        assert_eq!(err.variable, variable, "{vars:?}");
+        assert!(!err.to_string().contains("short-secret"));
+        assert!(!err.to_string().contains("too-short-key"));
+    }
+}
