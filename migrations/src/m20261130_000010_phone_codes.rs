@@ -97,10 +97,29 @@ impl MigrationTrait for Migration {
                     .add_column(ColumnDef::new(Users::PhoneVerifiedAt).timestamp_with_time_zone())
                     .to_owned(),
             )
+            .await?;
+        // One member per number: concurrent enrolments of one number meet here.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_users_phone")
+                    .table(Users::Table)
+                    .col(Users::Phone)
+                    .unique()
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("ux_users_phone")
+                    .table(Users::Table)
+                    .to_owned(),
+            )
+            .await?;
         for column in [Users::Phone, Users::PhoneVerifiedAt] {
             manager
                 .alter_table(

@@ -216,7 +216,7 @@ impl Auth {
     }
 }
 
-async fn count(
+pub(super) async fn count(
     counter: &dyn crate::ports::RateCounter,
     key: &str,
     delta: i64,

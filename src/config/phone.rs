@@ -80,9 +80,12 @@ pub fn phone(env: &Env, production: bool) -> ConfigResult<Option<PhoneConfig>> {
                 ));
             }
             SmsSettings::Webhook {
-                url: env
-                    .http_url("SMS_WEBHOOK_URL")?
-                    .ok_or_else(|| invalid("SMS_WEBHOOK_URL", format!("is required {when}")))?,
+                url: https_in_production(
+                    env.http_url("SMS_WEBHOOK_URL")?
+                        .ok_or_else(|| invalid("SMS_WEBHOOK_URL", format!("is required {when}")))?,
+                    "SMS_WEBHOOK_URL",
+                    production,
+                )?,
                 secret: SecretString::from(secret),
             }
         }
@@ -90,7 +93,7 @@ pub fn phone(env: &Env, production: bool) -> ConfigResult<Option<PhoneConfig>> {
             let when = "when SMS_PROVIDER=twilio";
             SmsSettings::Twilio {
                 base_url: match env.http_url("TWILIO_BASE_URL")? {
-                    Some(url) => url,
+                    Some(url) => https_in_production(url, "TWILIO_BASE_URL", production)?,
                     None => reqwest::Url::parse("https://api.twilio.com").expect("a valid URL"),
                 },
                 account_sid: env.required("TWILIO_ACCOUNT_SID", when)?,
@@ -162,6 +165,18 @@ pub fn phone(env: &Env, production: bool) -> ConfigResult<Option<PhoneConfig>> {
     }))
 }
 
+/// Codes and credentials never travel in clear text in production.
+fn https_in_production(
+    url: reqwest::Url,
+    name: &'static str,
+    production: bool,
+) -> ConfigResult<reqwest::Url> {
+    if production && url.scheme() != "https" {
+        return Err(invalid(name, "must be an https:// URL in production"));
+    }
+    Ok(url)
+}
+
 /// A key of at least 32 bytes; its value is never repeated in an error.
 fn secret_key(env: &Env, name: &'static str) -> ConfigResult<Option<SecretString>> {
     match env.get(name) {
@@ -194,12 +209,19 @@ pub fn trusted_client(env: &Env) -> ConfigResult<Option<TrustedClientSettings>> 
 }
 
 pub fn snapshot_rule(env: &Env) -> ConfigResult<SnapshotRule> {
-    Ok(SnapshotRule {
+    let rule = SnapshotRule {
         refresh_after: env.seconds("MEMBERSHIP_REFRESH_AFTER_SECS", 86_400, 60..=365 * 86_400)?,
         max_age: env.seconds(
             "MEMBERSHIP_SNAPSHOT_MAX_AGE_SECS",
             30 * 86_400,
             3600..=365 * 86_400,
         )?,
-    })
+    };
+    if rule.max_age < rule.refresh_after {
+        return Err(invalid(
+            "MEMBERSHIP_SNAPSHOT_MAX_AGE_SECS",
+            "must not be below MEMBERSHIP_REFRESH_AFTER_SECS",
+        ));
+    }
+    Ok(rule)
 }

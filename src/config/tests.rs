@@ -318,6 +318,13 @@ fn bad_phone_settings_name_their_variable_and_never_echo_a_secret() {
             vec![("MEMBERSHIP_SNAPSHOT_MAX_AGE_SECS", "5")],
             "MEMBERSHIP_SNAPSHOT_MAX_AGE_SECS",
         ),
+        (
+            vec![
+                ("MEMBERSHIP_SNAPSHOT_MAX_AGE_SECS", "3600"),
+                ("MEMBERSHIP_REFRESH_AFTER_SECS", "86400"),
+            ],
+            "MEMBERSHIP_SNAPSHOT_MAX_AGE_SECS",
+        ),
     ] {
         let err = settings(&vars).unwrap_err();
         assert_eq!(err.variable, variable, "{vars:?}");

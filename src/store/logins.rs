@@ -293,7 +293,7 @@ fn refresh_snapshot(
         .col_expr(users::Column::UpdatedAt, Expr::value(now))
 }
 
-fn is_unique_violation(error: &super::StoreError) -> bool {
+pub(super) fn is_unique_violation(error: &super::StoreError) -> bool {
     matches!(
         error.0.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))

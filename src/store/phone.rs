@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-    sea_query::{Expr, ExprTrait, OnConflict, Query},
+    sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
@@ -192,6 +192,33 @@ impl Store {
         now: DateTime<Utc>,
         side_effects: PhoneSideEffects<'_>,
     ) -> StoreResult<Option<Enrolment>> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .try_enrol_phone(id, user_id, phone, now, side_effects)
+                .await
+            {
+                Err(error) if attempt < 3 && super::logins::is_unique_violation(&error) => {
+                    tracing::info!(attempt, "enrolment lost a race for the number; again");
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// The statements are ordered for concurrency: the member's own row is written first (a
+    /// row lock, so one member's enrolments run one after the other), and `users.phone` is
+    /// unique, so two members proving one number at once meet on that index: the later one
+    /// fails with a unique violation once the first commits, and its retry moves the number.
+    async fn try_enrol_phone(
+        &self,
+        id: ChallengeId,
+        user_id: UserId,
+        phone: &PhoneNumber,
+        now: DateTime<Utc>,
+        side_effects: PhoneSideEffects<'_>,
+    ) -> StoreResult<Option<Enrolment>> {
         let txn = self.db.begin().await?;
         if consume(&txn, id, Some(user_id), now).await? != 1 {
             txn.rollback().await?;
@@ -207,6 +234,16 @@ impl Store {
             .filter(users::Column::Id.ne(user_id.0))
             .exec_with_returning(&txn)
             .await?;
+        let mut updated = users::Entity::update_many()
+            .col_expr(users::Column::Phone, Expr::value(phone.as_str()))
+            .col_expr(users::Column::PhoneVerifiedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(user_id.0))
+            .exec_with_returning(&txn)
+            .await?;
+        let Some(user) = updated.pop() else {
+            txn.rollback().await?;
+            return Ok(None);
+        };
         // The number's identity, whoever held it, and the member's earlier number.
         identities::Entity::delete_many()
             .filter(identities::Column::Provider.eq(Provider::PHONE))
@@ -225,23 +262,8 @@ impl Store {
             created_at: Set(now),
             last_used_at: Set(None),
         })
-        .on_conflict(
-            OnConflict::columns([identities::Column::Provider, identities::Column::Subject])
-                .do_nothing()
-                .to_owned(),
-        )
         .exec_without_returning(&txn)
         .await?;
-        let mut updated = users::Entity::update_many()
-            .col_expr(users::Column::Phone, Expr::value(phone.as_str()))
-            .col_expr(users::Column::PhoneVerifiedAt, Expr::value(now))
-            .filter(users::Column::Id.eq(user_id.0))
-            .exec_with_returning(&txn)
-            .await?;
-        let Some(user) = updated.pop() else {
-            txn.rollback().await?;
-            return Ok(None);
-        };
         let enrolment = Enrolment {
             user: to_user(user),
             previous_owner: previous.pop().map(|u| UserId(u.id)),

@@ -359,3 +359,72 @@ async fn a_stale_snapshot_is_re_read_through_the_trusted_client_and_decides_on_w
     assert_eq!(ended.error_extension("reason"), "EXPIRED");
     assert_eq!(app.sim.trusted_reads(), 1);
 }
+
+#[tokio::test]
+async fn send_limits_are_shared_between_two_instances_through_redis() {
+    let prefix = format!("login-api-test:{}:", uuid::Uuid::new_v4().simple());
+    let with_redis = |s: &mut login_api::config::Settings| {
+        s.redis_url = Some("redis://127.0.0.1:6379".to_owned().into());
+        s.redis_key_prefix = prefix.clone();
+    };
+    let first = spawn_app_with(with_redis).await;
+    let second = spawn_app_with(with_redis).await;
+    let phone = number(7);
+    assert_eq!(send_login_code(&first, &phone, None).await.code(), None);
+    let cooling = send_login_code(&second, &phone, None).await;
+    assert_eq!(cooling.code(), Some("RATE_LIMITED"), "{}", cooling.body);
+}
+
+#[tokio::test]
+async fn two_members_proving_one_number_at_once_leave_it_with_exactly_one() {
+    let app = spawn_app().await;
+    let mut pending = Vec::new();
+    for (i, email) in ["member1@example.org", "member2@example.org"]
+        .iter()
+        .enumerate()
+    {
+        let login = app.login_as(email, Some(email)).await;
+        let token = login["accessToken"].as_str().unwrap().to_owned();
+        let sent = app
+            .gql(SEND_CODE, json!({"p": ANNA_PHONE}), Some(&token))
+            .await;
+        let challenge = sent.data("sendPhoneVerificationCode")["id"].clone();
+        let code = code_sent_to(&app, ANNA_PHONE, i).await;
+        pending.push((token, challenge, code));
+        app.clock.advance(chrono::Duration::seconds(61));
+    }
+    let verifies = pending.iter().map(|(token, challenge, code)| {
+        app.gql(
+            crate::phone::VERIFY,
+            json!({"c": challenge, "code": code}),
+            Some(token),
+        )
+    });
+    for response in futures::future::join_all(verifies).await {
+        assert_eq!(response.code(), None, "{}", response.body);
+    }
+    let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE phone IS NOT NULL").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM identities WHERE provider = 'phone'").await,
+        1
+    );
+}

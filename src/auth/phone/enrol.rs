@@ -30,7 +30,8 @@ impl Auth {
             &codes,
             ChallengePurpose::Enrol,
             phone,
-            None,
+            // Enrolment sends count per member, under the per-device allowance.
+            Some(&format!("member:{member}")),
             client_ip,
             async move { Ok(Some(member)) },
         )
@@ -88,6 +89,7 @@ impl Auth {
     /// Ends sign-in by phone code for the caller; sessions and everything else stay.
     #[tracing::instrument(name = "remove_phone", skip_all, fields(user_id = %principal.user_id))]
     pub async fn remove_phone(&self, principal: Principal) -> Result<User, CodeError> {
+        self.phone_codes()?;
         let now = self.now();
         let user = self
             .store

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::super::limits::{Limit, digest_hex, ip_key};
+use super::super::limits::{Limit, count, digest_hex, ip_key};
 use super::{Auth, CodeError, PhoneNumber, PhoneSettings};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -109,31 +109,18 @@ impl Auth {
         .await
     }
 
-    /// Spends one SMS of the global budget; false when a concurrent send took the last one
-    /// (the SMS is then not sent: the caller was already answered like everyone else).
-    pub(super) async fn charge_sms_budget(&self, settings: &PhoneSettings) -> bool {
-        let limit = Limit {
-            max: settings.limits.global_per_hour,
-            window: HOUR,
-        };
-        let window = self.count(GLOBAL_KEY, 1, limit).await;
-        if window.count > limit.max {
-            self.count(GLOBAL_KEY, -1, limit).await;
-            tracing::warn!("the global SMS budget ran out during the send: SMS not sent");
-            return false;
-        }
-        true
-    }
-
-    /// Refuses a code attempt while the number's wrong codes are at their cap.
-    pub(super) async fn failures_allowed(
+    /// Reserves a wrong code against the number's cap before the attempt (one atomic addition,
+    /// so concurrent guesses cannot all slip past it), or refuses the attempt when it is full.
+    /// An attempt that turns out right, or never compared, gives it back (`code_not_wrong`).
+    pub(super) async fn reserve_failure(
         &self,
         settings: &PhoneSettings,
         phone: &str,
     ) -> Result<(), CodeError> {
         let limit = failures(settings);
-        let window = self.count(&failure_key(phone), 0, limit).await;
-        if window.count >= limit.max {
+        let window = self.count(&failure_key(phone), 1, limit).await;
+        if window.count > limit.max {
+            self.count(&failure_key(phone), -1, limit).await;
             tracing::warn!("code attempt refused: too many wrong codes for this number");
             return Err(CodeError::RateLimited {
                 retry_after: window.resets_in.max(Duration::from_secs(1)),
@@ -142,8 +129,9 @@ impl Auth {
         Ok(())
     }
 
-    pub(super) async fn code_failed(&self, settings: &PhoneSettings, phone: &str) {
-        self.count(&failure_key(phone), 1, failures(settings)).await;
+    pub(super) async fn code_not_wrong(&self, settings: &PhoneSettings, phone: &str) {
+        self.count(&failure_key(phone), -1, failures(settings))
+            .await;
     }
 
     async fn charge(&self, key: &str, limit: Limit, what: &str) -> Result<(), CodeError> {
@@ -171,4 +159,23 @@ fn failures(settings: &PhoneSettings) -> Limit {
 
 fn failure_key(phone: &str) -> String {
     format!("otp:fail:num:{}", digest_hex(phone))
+}
+
+/// Spends one SMS of the global budget; false when a concurrent send took the last one (the
+/// SMS is then not sent: the caller was already answered like everyone else).
+pub(super) async fn charge_sms_budget(
+    counter: &dyn crate::ports::RateCounter,
+    settings: &PhoneSettings,
+) -> bool {
+    let limit = Limit {
+        max: settings.limits.global_per_hour,
+        window: HOUR,
+    };
+    let window = count(counter, GLOBAL_KEY, 1, limit).await;
+    if window.count > limit.max {
+        count(counter, GLOBAL_KEY, -1, limit).await;
+        tracing::warn!("the global SMS budget ran out during the send: SMS not sent");
+        return false;
+    }
+    true
 }

@@ -210,15 +210,25 @@ impl Auth {
             code_length: settings.code_length,
             phone_hint: phone.hint(),
         };
-        if recipient.is_some() && self.charge_sms_budget(settings).await {
+        // One task for every number, spawned the same way: the budget, the text and the send
+        // happen after the answer, so nothing on the request's path depends on the recipient.
+        let counter = self.rate_counter.clone();
+        let codes = codes.clone();
+        tokio::spawn(async move {
+            if recipient.is_none()
+                || !limits::charge_sms_budget(counter.as_ref(), &codes.settings).await
+            {
+                return;
+            }
+            let settings = &codes.settings;
             let sms = Sms {
                 body: SecretString::from(render(&settings.template, &code, settings.ttl)),
                 to: phone,
                 challenge_id: id,
                 expires_at,
             };
-            deliver(codes.sender.clone(), sms);
-        }
+            deliver(codes.sender.as_ref(), sms).await;
+        });
         Ok(challenge)
     }
 
@@ -241,21 +251,27 @@ impl Auth {
         let Some(challenge) = self.store.challenge(id).await? else {
             return Err(unknown);
         };
-        self.failures_allowed(settings, &challenge.phone).await?;
-        let challenge = match self
+        self.reserve_failure(settings, &challenge.phone).await?;
+        let counted = self
             .store
             .count_attempt(id, purpose, self.now(), settings.max_attempts)
-            .await?
-        {
-            Attempt::Counted(challenge) => challenge,
-            Attempt::Exhausted => return Err(CodeError::AttemptsExceeded),
-            Attempt::Dead => return Err(unknown),
+            .await;
+        let challenge = match counted {
+            Ok(Attempt::Counted(challenge)) => challenge,
+            other => {
+                self.code_not_wrong(settings, &challenge.phone).await;
+                return match other? {
+                    Attempt::Exhausted => Err(CodeError::AttemptsExceeded),
+                    _ => Err(unknown),
+                };
+            }
         };
         let right = codes.keys.verify(id, &code, &challenge.code_hmac)
             && challenge.user_id.is_some()
             && (member.is_none() || challenge.user_id == member);
-        if !right {
-            self.code_failed(settings, &challenge.phone).await;
+        if right {
+            self.code_not_wrong(settings, &challenge.phone).await;
+        } else {
             tracing::info!(
                 attempts = challenge.attempts,
                 "code refused: wrong or not for this caller"
@@ -275,10 +291,10 @@ fn render(template: &str, code: &OtpCode, ttl: chrono::Duration) -> String {
         .replace("{minutes}", &ttl.num_minutes().max(1).to_string())
 }
 
-/// Sends off the request's path, so the answer (and its timing) never depends on the
-/// provider; a failure is logged and counted by the sender, never told to the caller.
-fn deliver(sender: Arc<dyn SmsSender>, sms: Sms) {
-    tokio::spawn(async move {
+/// Hands the SMS to the provider, off the request's path; a failure is logged and counted by
+/// the sender, never told to the caller.
+async fn deliver(sender: &dyn SmsSender, sms: Sms) {
+    {
         match sender.send(&sms).await {
             Ok(()) => tracing::info!(
                 provider = sender.provider(),
@@ -292,5 +308,5 @@ fn deliver(sender: Arc<dyn SmsSender>, sms: Sms) {
                 "sending a sign-in code failed"
             ),
         }
-    });
+    }
 }
