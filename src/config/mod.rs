@@ -154,6 +154,12 @@ impl Settings {
         };
         if production {
             production::refuse_stand_ins(&env, &settings)?;
+            if settings.phone.is_some() && settings.redis_url.is_none() {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "is required in production while phone sign-in is on: the SMS budget and the send limits must be shared by every instance",
+                ));
+            }
         }
         Ok(settings)
     }

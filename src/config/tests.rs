@@ -282,6 +282,8 @@ fn production_refuses_the_log_sender_and_needs_the_code_key() {
     assert_eq!(settings(&vars).unwrap_err().variable, "OTP_HMAC_KEY");
     let key = "k".repeat(32);
     vars.push(("OTP_HMAC_KEY", &key));
+    assert_eq!(settings(&vars).unwrap_err().variable, "REDIS_URL");
+    vars.push(("REDIS_URL", "redis://127.0.0.1:6379"));
     let s = settings(&vars).unwrap();
     assert!(matches!(
         s.phone.unwrap().sms,

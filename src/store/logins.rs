@@ -17,8 +17,8 @@ use super::{
     users::to_user,
 };
 use crate::domain::{
-    AuthMethod, CustomerProfile, Device, EndReason, Provider, RefreshTokenHash, Session, User,
-    UserId,
+    AuthMethod, ChallengeId, CustomerProfile, Device, EndReason, Provider, RefreshTokenHash,
+    Session, User, UserId,
 };
 
 /// Whose session a sign-in opens.
@@ -39,6 +39,9 @@ pub struct NewLogin<'a> {
     pub identity: (&'a Provider, &'a str),
     pub method: AuthMethod,
     pub device: &'a Device,
+    /// A code challenge to consume first, for this member only; nothing is written when it
+    /// is no longer live or not theirs.
+    pub proof: Option<ChallengeId>,
     pub now: DateTime<Utc>,
     pub session_expires_at: DateTime<Utc>,
     pub refresh_token: &'a RefreshTokenHash,
@@ -87,6 +90,16 @@ impl Store {
             ..
         } = *login;
         let txn = self.db.begin().await?;
+        if let Some(proof) = login.proof {
+            let owner = match login.member {
+                LoginMember::Linked(user_id) | LoginMember::Refreshed(user_id, _) => Some(user_id),
+                LoginMember::Directory(_) => None,
+            };
+            if super::phone::consume(&txn, proof, owner, now).await? != 1 {
+                txn.rollback().await?;
+                return Ok(None);
+            }
+        }
         let (user, first_login) = match login.member {
             LoginMember::Directory(profile) => {
                 release_moved_email(&txn, profile).await?;

@@ -172,15 +172,6 @@ impl Store {
         })
     }
 
-    /// Consumes a live challenge: true for exactly one of any number of concurrent callers.
-    pub async fn consume_challenge(
-        &self,
-        id: ChallengeId,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        Ok(consume(&self.db, id, None, now).await? == 1)
-    }
-
     /// Consumes the enrolment challenge `id` of `user_id` and makes `phone` the member's
     /// phone identity, taking it from whoever held it; with the outbox rows, in one
     /// transaction. `None` when the challenge was no longer live (nothing changed).
@@ -334,7 +325,7 @@ impl Store {
 }
 
 /// The one conditional update that consumes a live challenge (of `user_id`, when given).
-async fn consume(
+pub(super) async fn consume(
     db: &impl sea_orm::ConnectionTrait,
     id: ChallengeId,
     user_id: Option<UserId>,

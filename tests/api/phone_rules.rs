@@ -38,11 +38,22 @@ async fn the_resend_cooldown_and_the_sends_per_number_per_hour_and_per_day_hold_
     let cooling = send_login_code(&app, &phone, None).await;
     assert_eq!(cooling.code(), Some("RATE_LIMITED"), "{}", cooling.body);
     assert_eq!(cooling.error_extension("retryAfter"), 1);
+    let mut resend_after = String::new();
     for _ in 1..5 {
         app.clock.advance(chrono::Duration::seconds(61));
         let sent = send_login_code(&app, &phone, None).await;
         assert_eq!(sent.code(), None, "{}", sent.body);
+        resend_after = sent.data("sendLoginCode")["resendAfter"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     }
+    // The fifth send used up the hour: the next is allowed when the hour's window ends.
+    let resend_after: chrono::DateTime<chrono::Utc> = resend_after.parse().unwrap();
+    assert!(
+        resend_after - app.clock.now() > chrono::Duration::minutes(50),
+        "{resend_after}"
+    );
     app.clock.advance(chrono::Duration::seconds(61));
     let sixth = send_login_code(&app, &phone, None).await;
     assert_eq!(
@@ -309,11 +320,11 @@ async fn a_fresh_snapshot_decides_and_a_too_old_one_without_a_trusted_client_nee
         stale.body
     );
     assert_eq!(stale.error_extension("reason"), "MEMBERSHIP_SNAPSHOT_STALE");
-    // A password login refreshes the snapshot; codes work again.
+    // The refusal left the code unused; a password login refreshes the snapshot, and the
+    // same code then signs in.
     app.login_as(ANNA, Some("again")).await;
-    app.clock.advance(chrono::Duration::seconds(61));
-    let (challenge, code) = challenge_and_code(&app, ANNA_PHONE).await;
-    assert_eq!(login_with_code(&app, &challenge, &code).await.code(), None);
+    let login = login_with_code(&app, &challenge, &code).await;
+    assert_eq!(login.code(), None, "{}", login.body);
 }
 
 #[tokio::test]
@@ -426,5 +437,52 @@ async fn two_members_proving_one_number_at_once_leave_it_with_exactly_one() {
     assert_eq!(
         count("SELECT COUNT(*) FROM identities WHERE provider = 'phone'").await,
         1
+    );
+}
+
+#[tokio::test]
+async fn a_member_who_renewed_since_the_stored_snapshot_gets_the_code_and_signs_in_on_the_re_read()
+{
+    let app = spawn_app_with(|settings| {
+        settings.hybris_trusted_client = Some(login_api::config::TrustedClientSettings {
+            client_id: login_api::sim::SIMULATOR_TRUSTED_CLIENT_ID.into(),
+            client_secret: login_api::sim::SIMULATOR_TRUSTED_CLIENT_SECRET.into(),
+        });
+    })
+    .await;
+    // Zoe's membership ends today; two days on, the stored snapshot says it has ended.
+    enrolled(&app, "zoe.endstoday@example.org", ANNA_PHONE).await;
+    app.clock.advance(chrono::Duration::days(2));
+    let today = app.clock.now().date_naive();
+    app.sim.upsert_user(login_api::sim::SimUser {
+        uid: "zoe.endstoday@example.org".into(),
+        customer_id: "t-ends-today".into(),
+        password: crate::helpers::PASSWORD.into(),
+        first_name: Some("Zoe".into()),
+        last_name: None,
+        rcc_membership_number: Some("RCC-renewed".into()),
+        rcc_member_ship_start_date: Some(format!("{today}T00:00:00+0000")),
+        rcc_member_ship_end_date: Some(format!("{}T00:00:00+0000", today + chrono::Days::new(365))),
+        rcc_chapter: None,
+        deactivation_date: None,
+        extra: Default::default(),
+    });
+    let (challenge, code) = challenge_and_code(&app, ANNA_PHONE).await;
+    let login = login_with_code(&app, &challenge, &code).await;
+    assert_eq!(login.code(), None, "{}", login.body);
+    let membership = &login.data("loginWithCode")["user"];
+    assert_eq!(membership["email"], "zoe.endstoday@example.org");
+    let me = app
+        .gql(
+            "{ me { membership { number active } } }",
+            json!({}),
+            login.data("loginWithCode")["accessToken"].as_str(),
+        )
+        .await;
+    assert_eq!(
+        me.data("me")["membership"],
+        json!({"number": "RCC-renewed", "active": true}),
+        "{}",
+        me.body
     );
 }

@@ -62,6 +62,7 @@ fn context(device_id: &str) -> SignInContext {
             ..Default::default()
         },
         client_ip: Some("203.0.113.9".parse().unwrap()),
+        proof: None,
     }
 }
 

@@ -52,14 +52,16 @@ impl Default for PhoneLimits {
 const GLOBAL_KEY: &str = "otp:sms:global";
 
 impl Auth {
-    /// Charges a send to every limit it counts against, or refuses it.
+    /// Charges a send to every limit it counts against, or refuses it. Returns how long until
+    /// the number's next send is allowed (`CodeChallenge.resendAfter`): the cooldown, or the
+    /// hour's or the day's window when this send used it up. The same for every number.
     pub(super) async fn admit_send(
         &self,
         settings: &PhoneSettings,
         phone: &PhoneNumber,
         device_id: Option<&str>,
         ip: Option<std::net::IpAddr>,
-    ) -> Result<(), CodeError> {
+    ) -> Result<Duration, CodeError> {
         let limits = settings.limits;
         let per_hour = |max| Limit { max, window: HOUR };
         if let Some(ip) = ip {
@@ -86,27 +88,37 @@ impl Auth {
             max: 1,
             window: limits.resend_cooldown,
         };
-        self.charge(
-            &format!("otp:send:cool:{number}"),
-            cooldown,
-            "resend cooldown",
-        )
-        .await?;
-        self.charge(
-            &format!("otp:send:num:h:{number}"),
-            per_hour(limits.sends_per_number_hour),
-            "number per hour",
-        )
-        .await?;
-        self.charge(
-            &format!("otp:send:num:d:{number}"),
-            Limit {
-                max: limits.sends_per_number_day,
-                window: DAY,
-            },
-            "number per day",
-        )
-        .await
+        let mut next = self
+            .charge(
+                &format!("otp:send:cool:{number}"),
+                cooldown,
+                "resend cooldown",
+            )
+            .await?
+            .resets_in;
+        let per_number = [
+            (
+                per_hour(limits.sends_per_number_hour),
+                "h",
+                "number per hour",
+            ),
+            (
+                Limit {
+                    max: limits.sends_per_number_day,
+                    window: DAY,
+                },
+                "d",
+                "number per day",
+            ),
+        ];
+        for (limit, window, what) in per_number {
+            let key = format!("otp:send:num:{window}:{number}");
+            let charged = self.charge(&key, limit, what).await?;
+            if charged.count >= limit.max {
+                next = next.max(charged.resets_in);
+            }
+        }
+        Ok(next)
     }
 
     /// Reserves a wrong code against the number's cap before the attempt (one atomic addition,
@@ -134,7 +146,12 @@ impl Auth {
             .await;
     }
 
-    async fn charge(&self, key: &str, limit: Limit, what: &str) -> Result<(), CodeError> {
+    async fn charge(
+        &self,
+        key: &str,
+        limit: Limit,
+        what: &str,
+    ) -> Result<crate::ports::Window, CodeError> {
         let window = self.count(key, 1, limit).await;
         if window.count > limit.max {
             tracing::warn!(
@@ -146,7 +163,7 @@ impl Auth {
                 retry_after: window.resets_in.max(Duration::from_secs(1)),
             });
         }
-        Ok(())
+        Ok(window)
     }
 }
 

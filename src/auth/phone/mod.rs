@@ -107,12 +107,12 @@ impl Auth {
         let recipient = async move {
             let owner = self.store.phone_owner(&number).await?;
             // The same reads for an unknown number (a random id finds nobody): equal timing.
-            let active = self
+            let live = self
                 .store
                 .user(owner.unwrap_or_default())
                 .await?
-                .is_some_and(|user| user.membership.is_some_and(|m| m.is_active(self.today())));
-            Ok::<_, CodeError>(owner.filter(|_| active))
+                .is_some_and(|user| self.may_be_live(&user));
+            Ok::<_, CodeError>(owner.filter(|_| live))
         };
         self.send_code(
             &codes,
@@ -143,24 +143,16 @@ impl Auth {
             .await?;
         let attempts_left = codes.settings.max_attempts - challenge.attempts;
         let invalid = CodeError::InvalidCode { attempts_left };
-        let (Some(owner), Some(phone)) = (
-            challenge.user_id,
-            PhoneNumber::from_stored(&challenge.phone),
-        ) else {
+        let Some(phone) = PhoneNumber::from_stored(&challenge.phone) else {
             return Err(invalid);
         };
-        // Still that member's number, then used up: exactly one concurrent right answer wins.
-        if self.store.phone_owner(&phone).await? != Some(owner)
-            || !self
-                .store
-                .consume_challenge(challenge.id, self.now())
-                .await?
-        {
-            return Err(invalid);
-        }
+        // The challenge is used up in the sign-in's own transaction, and only for the member
+        // it was sent to (the number may have moved since): a refusal on the way (membership,
+        // snapshot) leaves the code usable, and of concurrent right answers exactly one wins.
         let context = SignInContext {
             device: request.device,
             client_ip: request.client_ip,
+            proof: Some(challenge.id),
         };
         match self
             .sign_in(&PhoneCodeVerifier, ProvenPhone { phone }, context)
@@ -169,6 +161,19 @@ impl Auth {
             Err(LoginError::IdentityNotLinked) => Err(invalid),
             outcome => Ok(outcome?),
         }
+    }
+
+    /// Whether a code to this member can lead to a sign-in: the stored membership is active,
+    /// or the snapshot is old enough to be re-read through the trusted client at sign-in (the
+    /// member may have renewed since).
+    fn may_be_live(&self, user: &crate::domain::User) -> bool {
+        let active = user
+            .membership
+            .as_ref()
+            .is_some_and(|m| m.is_active(self.today()));
+        let rereadable = self.member_lookup.is_some()
+            && self.now() - user.updated_at > self.snapshot_rule.refresh_after;
+        active || rereadable
     }
 
     /// Admits the send, stores the challenge, and sends the SMS (after the answer) when
@@ -183,7 +188,8 @@ impl Auth {
         recipient: impl Future<Output = Result<Option<UserId>, CodeError>>,
     ) -> Result<CodeChallenge, CodeError> {
         let settings = &codes.settings;
-        self.admit_send(settings, &phone, device_id, client_ip)
+        let next_send = self
+            .admit_send(settings, &phone, device_id, client_ip)
             .await?;
         let recipient = recipient.await?;
         let now = self.now();
@@ -205,8 +211,7 @@ impl Auth {
         let challenge = CodeChallenge {
             id,
             expires_at,
-            resend_after: now
-                + chrono::Duration::from_std(settings.limits.resend_cooldown).unwrap_or_default(),
+            resend_after: now + chrono::Duration::from_std(next_send).unwrap_or_default(),
             code_length: settings.code_length,
             phone_hint: phone.hint(),
         };

@@ -34,6 +34,10 @@ pub struct SignInContext {
     pub device: DeviceFields,
     /// The caller's address, for the IP backstop limit; `None` when unknown.
     pub client_ip: Option<IpAddr>,
+    /// A single-use proof (a code challenge) consumed in the sign-in's own transaction, and
+    /// only for the member it was issued to: a refused sign-in leaves it unused, and of
+    /// concurrent sign-ins with one proof exactly one opens a session.
+    pub proof: Option<crate::domain::ChallengeId>,
 }
 
 /// The member a verified identity signs in.
@@ -109,7 +113,7 @@ impl Auth {
         self.settle_login(charged, Settle::Succeeded).await;
 
         let member = self.resolve_member(&identity).await?;
-        self.open_session(verifier.method(), &identity, member, &device)
+        self.open_session(verifier.method(), &identity, member, &device, context.proof)
             .await
     }
 
@@ -147,6 +151,7 @@ impl Auth {
         identity: &VerifiedIdentity,
         member: Member<'_>,
         device: &Device,
+        proof: Option<crate::domain::ChallengeId>,
     ) -> Result<Issued, LoginError> {
         let now = self.clock.now();
         let today = today_in(self.timezone, now);
@@ -169,6 +174,7 @@ impl Auth {
                 identity: (&identity.provider, &identity.subject),
                 method,
                 device,
+                proof,
                 now,
                 session_expires_at,
                 refresh_token: &refresh_token.hash(),

@@ -74,6 +74,7 @@ impl Auth {
         let context = SignInContext {
             device: request.device,
             client_ip: request.client_ip,
+            proof: None,
         };
         self.sign_in(self.password.as_ref(), credential, context)
             .await
