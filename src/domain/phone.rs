@@ -48,7 +48,9 @@ pub struct PhonePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneRefusal {
     /// Not a number (or not one we can read without a region).
-    #[error("the phone number is not valid")]
+    #[error(
+        "the phone number is not valid: give it in international form (+447400123456) or with its region"
+    )]
     Invalid,
     /// A real number that cannot take an SMS for a member: fixed, premium-rate, toll-free, VoIP.
     #[error("the phone number is not a mobile number")]

@@ -264,8 +264,9 @@ async fn start_embedded_simulator(
     .await?;
     tracing::warn!(
         %addr,
+        sms_inbox = %format!("http://{addr}/sms/inbox"),
         "HYBRIS_BASE_URL is not set: using the built-in Hybris simulator with the example members of hybris-sim/users.json \
-         (log in as anna.rider@example.org with password Ride-2026!)"
+         (log in as anna.rider@example.org with password Ride-2026!); with SMS_PROVIDER unset, sign-in codes are at sms_inbox"
     );
     Ok((
         HybrisSettings {
