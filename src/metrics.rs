@@ -63,6 +63,7 @@ pub struct Metrics {
     pub outbox: Family<SinkState, Gauge>,
     pub sms: Family<SmsOutcome, Counter>,
     pub code_logins: Family<Outcome, Counter>,
+    pub social_logins: Family<Outcome, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -127,10 +128,17 @@ impl Default for Metrics {
             "loginWithCode attempts by outcome code",
             code_logins.clone(),
         );
+        let social_logins = Family::<Outcome, Counter>::default();
+        registry.register(
+            "social_login_attempts",
+            "loginWithSocial attempts by outcome code",
+            social_logins.clone(),
+        );
         Self {
             registry,
             sms,
             code_logins,
+            social_logins,
             logins,
             refreshes,
             hybris_latency,

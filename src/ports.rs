@@ -12,7 +12,7 @@ use secrecy::SecretString;
 
 use crate::domain::{
     AuthMethod, ChallengeId, CustomerProfile, Email, LoginSubject, Password, PhoneNumber,
-    VerifiedIdentity,
+    SocialProvider, VerifiedIdentity,
     outbox::{OutboxMessage, Sink},
 };
 
@@ -73,6 +73,23 @@ pub trait MemberDirectory: Send + Sync {
 pub trait MemberLookup: Send + Sync {
     /// `Ok(None)` when the directory knows no such customer.
     async fn member_by_uid(&self, uid: &Email) -> Result<Option<CustomerProfile>, IdpError>;
+}
+
+/// What a provider's SDK handed the app: an ID token (Google; Facebook Limited Login) or a
+/// user access token (Facebook). Secrets: never logged, never stored.
+pub enum SocialToken {
+    IdToken(SecretString),
+    AccessToken(SecretString),
+}
+
+/// Verifies provider tokens of one provider (Google, Facebook).
+#[async_trait]
+pub trait SocialTokenVerifier: Send + Sync {
+    fn provider(&self) -> SocialProvider;
+
+    /// `InvalidCredentials` for any token that fails a check (signature, issuer, audience,
+    /// expiry, another app's); `Unavailable` when the provider cannot be asked.
+    async fn verify(&self, token: &SocialToken) -> Result<VerifiedIdentity, IdpError>;
 }
 
 /// An SMS to send: the text carries a code, so it is a secret outside the sender.

@@ -6,3 +6,4 @@ pub mod hybris;
 pub mod log_sink;
 pub mod rate_counter;
 pub mod sms;
+pub mod social;

@@ -29,6 +29,12 @@ pub enum LoginError {
     /// password login refreshes it.
     #[error("please log in with your password once to confirm your membership")]
     ReauthenticationRequired,
+    /// The link token's account is already linked to another member.
+    #[error("this account is linked to another member")]
+    LinkInUse,
+    /// The link token is unknown, expired or used.
+    #[error("the link token is invalid or has expired")]
+    LinkTokenInvalid,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

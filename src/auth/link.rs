@@ -2,7 +2,7 @@
 //! after which that identity signs them in.
 
 use crate::domain::VerifiedIdentity;
-use crate::store::LinkOutcome;
+use crate::store::{LinkOutcome, NewLink};
 
 use super::{Auth, LinkError, Principal};
 
@@ -22,8 +22,12 @@ impl Auth {
             .store
             .link_identity(
                 principal.user_id,
-                &identity.provider,
-                &identity.subject,
+                NewLink {
+                    provider: &identity.provider,
+                    subject: &identity.subject,
+                    email: identity.email.as_ref().map(|e| e.as_str()),
+                    linked_by: "session",
+                },
                 self.clock.now(),
             )
             .await?;

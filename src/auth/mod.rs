@@ -16,6 +16,7 @@ mod refresh;
 mod sessions;
 pub mod side_effects;
 pub mod sign_in;
+pub mod social;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use chrono_tz::Tz;
 pub use error::{AuthError, CodeError, LinkError, LoginError, RefreshError, SessionError};
 pub use logout::LogoutScope;
 pub use sessions::{DeviceUpdateError, SessionStatus};
-pub use sign_in::{LoginRequest, PasswordVerifier, SignInContext, SnapshotRule};
+pub use sign_in::{LoginRequest, PasswordVerifier, SignInContext, SignInProof, SnapshotRule};
 
 use crate::domain::{
     RefreshToken, Session, SessionId, SessionLifetimes, SessionState, User, UserId,
@@ -56,6 +57,8 @@ pub struct Auth {
     /// Re-reads stale membership snapshots (Hybris's trusted client), when configured.
     member_lookup: Option<Arc<dyn crate::ports::MemberLookup>>,
     snapshot_rule: SnapshotRule,
+    /// Sign-in with Google and Facebook; providers not configured are `None`.
+    social: Arc<social::SocialProviders>,
 }
 
 /// The figures `/metrics` reads from the database.
@@ -122,6 +125,7 @@ impl Auth {
             phone: None,
             member_lookup: None,
             snapshot_rule: policy.snapshot,
+            social: Arc::default(),
         }
     }
 

@@ -16,14 +16,25 @@ pub const USER_LOGIN: &str = "user.login";
 pub const USER_LOGIN_SCHEMA_VERSION: &str = "1.1";
 pub const USER_PHONE_VERIFIED: &str = "user.phone_verified";
 pub const USER_PHONE_REMOVED: &str = "user.phone_removed";
-pub const PHONE_SCHEMA_VERSION: &str = "1.0";
+pub const USER_EVENTS_SCHEMA_VERSION: &str = "1.0";
+pub const USER_SOCIAL_LINKED: &str = "user.social_linked";
+pub const USER_SOCIAL_UNLINKED: &str = "user.social_unlinked";
 pub const PARTNER_TOKEN_ISSUED: &str = "partner.token.issued";
 pub const PARTNER_TOKEN_REDEEMED: &str = "partner.token.redeemed";
 pub const PARTNER_TOKEN_REPLAYED: &str = "partner.token.replayed";
 pub const PARTNER_SCHEMA_VERSION: &str = "1.0";
 
 pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutboxMessage> {
-    vec![
+    let linked = record.linked.as_ref().map(|provider| {
+        social_event(
+            USER_SOCIAL_LINKED,
+            record.user.id,
+            provider.as_str(),
+            Some("password"),
+            record.session.created_at,
+        )
+    });
+    let mut effects = vec![
         NewOutboxMessage {
             id: Uuid::now_v7(),
             sink: Sink::SearchIndex,
@@ -41,7 +52,25 @@ pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutb
                 payload: json!({"detailType": USER_LOGIN, "detail": login_event(id, record)}),
             }
         },
-    ]
+    ];
+    effects.extend(linked);
+    effects
+}
+
+/// `user.social_linked` (`linkedBy`: `session`, `password` or `auto_email`) or
+/// `user.social_unlinked` (`linkedBy` `None`): who and which provider; never the account.
+pub fn social_event(
+    detail_type: &str,
+    user_id: crate::domain::UserId,
+    provider: &str,
+    linked_by: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> NewOutboxMessage {
+    let mut fields = json!({"userId": user_id.to_string(), "provider": provider});
+    if let Some(linked_by) = linked_by {
+        fields["linkedBy"] = json!(linked_by);
+    }
+    event(detail_type, fields, at)
 }
 
 /// A `partner.token.*` event: who, for which partner, from which session; never the token.
@@ -118,7 +147,7 @@ fn event(detail_type: &str, fields: Value, at: chrono::DateTime<chrono::Utc>) ->
     let mut detail = json!({
         "eventId": id.to_string(),
         "occurredAt": rfc3339(at),
-        "schemaVersion": PHONE_SCHEMA_VERSION,
+        "schemaVersion": USER_EVENTS_SCHEMA_VERSION,
     });
     if let (Some(detail), Value::Object(fields)) = (detail.as_object_mut(), fields) {
         detail.extend(fields);

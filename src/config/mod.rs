@@ -14,6 +14,7 @@ mod outbox;
 mod phone;
 mod production;
 mod read;
+mod social;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub use crate::sim::{SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_
 pub use crate::telemetry::LogFormat;
 pub use phone::{PhoneConfig, TrustedClientSettings};
 pub use read::ConfigError;
+pub use social::SocialConfig;
 
 use crate::auth::limits::RateLimits;
 use crate::domain::SessionLifetimes;
@@ -79,6 +81,8 @@ pub struct Settings {
     pub hybris_trusted_client: Option<TrustedClientSettings>,
     /// How old a membership snapshot may be for sign-ins without a password.
     pub snapshot: crate::auth::SnapshotRule,
+    /// Sign-in with Google and Facebook.
+    pub social: SocialConfig,
 }
 
 impl Settings {
@@ -151,6 +155,7 @@ impl Settings {
             phone: phone::phone(&env, production)?,
             hybris_trusted_client: phone::trusted_client(&env)?,
             snapshot: phone::snapshot_rule(&env)?,
+            social: social::social(&env)?,
         };
         if production {
             production::refuse_stand_ins(&env, &settings)?;

@@ -14,17 +14,28 @@ pub enum AuthMethod {
     Password,
     /// A one-time code sent by SMS to the member's enrolled phone.
     PhoneCode,
+    /// A Google account linked to the member (a verified Google ID token).
+    Google,
+    /// A Facebook account linked to the member (a Limited Login token or a user access token).
+    Facebook,
 }
 
 impl AuthMethod {
     /// Every method this release knows.
-    pub const ALL: [Self; 2] = [Self::Password, Self::PhoneCode];
+    pub const ALL: [Self; 4] = [
+        Self::Password,
+        Self::PhoneCode,
+        Self::Google,
+        Self::Facebook,
+    ];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
             Self::PhoneCode => "phone_code",
+            Self::Google => "google",
+            Self::Facebook => "facebook",
         }
     }
 
@@ -33,16 +44,20 @@ impl AuthMethod {
         match stored {
             "password" => Some(Self::Password),
             "phone_code" => Some(Self::PhoneCode),
+            "google" => Some(Self::Google),
+            "facebook" => Some(Self::Facebook),
             _ => None,
         }
     }
 
     /// The Authentication Method Reference value (RFC 8176 §2): `pwd` for a password, `sms`
-    /// for a code confirmed by text message.
+    /// for a code confirmed by text message. RFC 8176 registers no value for a federated
+    /// sign-in; `fed` is the one Microsoft Entra ID uses for it.
     pub fn amr(self) -> &'static str {
         match self {
             Self::Password => "pwd",
             Self::PhoneCode => "sms",
+            Self::Google | Self::Facebook => "fed",
         }
     }
 }
@@ -67,6 +82,9 @@ impl Provider {
     pub fn phone() -> Self {
         Self(Self::PHONE.to_owned())
     }
+
+    pub const GOOGLE: &'static str = "google";
+    pub const FACEBOOK: &'static str = "facebook";
 
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         let ok = !raw.is_empty()
@@ -102,6 +120,8 @@ pub struct VerifiedIdentity {
     /// The member directory vouches for the whole profile, membership included; no other
     /// provider does, so no other provider can create a member.
     pub directory_profile: Option<super::CustomerProfile>,
+    /// The token's `nonce` claim (OIDC Core §2), when it carries one.
+    pub nonce: Option<String>,
 }
 
 impl VerifiedIdentity {
@@ -115,6 +135,7 @@ impl VerifiedIdentity {
             first_name: profile.first_name.clone(),
             last_name: profile.last_name.clone(),
             directory_profile: Some(profile),
+            nonce: None,
         }
     }
 }

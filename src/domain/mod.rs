@@ -50,6 +50,7 @@ pub mod password;
 pub mod phone;
 pub mod refresh_token;
 pub mod session;
+pub mod social;
 pub mod user;
 
 pub use device::{Device, DeviceType};
@@ -61,6 +62,7 @@ pub use password::Password;
 pub use phone::{PhoneNumber, PhonePolicy, PhoneRefusal, Region};
 pub use refresh_token::{OpaqueToken, RefreshToken, RefreshTokenHash};
 pub use session::{EndReason, Session, SessionId, SessionLifetimes, SessionState};
+pub use social::{OneTimeValue, SocialProvider};
 pub use user::{CustomerProfile, EnrolledPhone, User, UserId};
 
 /// Why an input value was refused; `field` names the GraphQL input field.

@@ -52,12 +52,26 @@ impl RefreshToken {
         &self.0
     }
 
+    /// A copy; explicit, as copies of a secret should be.
+    pub fn clone_secret(&self) -> Self {
+        Self(self.0.clone())
+    }
+
     pub fn hash(&self) -> RefreshTokenHash {
         let digest = digest::digest(&digest::SHA256, self.0.as_bytes());
         RefreshTokenHash(hex(digest.as_ref()))
     }
 
     /// The one successor of this token for a given nonce.
+    /// The refresh token a login proved by `secret` (a provider token) opens, with `nonce`
+    /// stored on the login's nonce row: a retry presenting the same `secret` gets the same
+    /// token back, while neither is stored.
+    pub fn derive(secret: &[u8], nonce: &RotationNonce) -> RefreshToken {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let tag = hmac::sign(&key, nonce.0.as_bytes());
+        RefreshToken(URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
     pub fn successor(&self, nonce: &RotationNonce) -> RefreshToken {
         let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_bytes());
         let tag = hmac::sign(&key, nonce.0.as_bytes());

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object};
 
-use super::error::{api, auth, client_ip, counted, first_login, principal};
+use super::context::{api, auth, client_ip, counted, first_login, principal};
 use super::types::{AuthPayload, LoginInput, User};
 use crate::auth::LoginRequest;
 
@@ -42,6 +42,7 @@ impl AccountMutation {
                 password: input.password,
                 device: input.device.unwrap_or_default().into(),
                 client_ip: client_ip(ctx),
+                link_token: input.link_token,
             })
             .await,
         )?;

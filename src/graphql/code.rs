@@ -41,6 +41,16 @@ pub enum ErrorCode {
     /// Log in with the password first; `extensions.reason` says why
     /// (`MEMBERSHIP_SNAPSHOT_STALE`).
     ReauthenticationRequired,
+    /// A Google or Facebook token failed a check (signature, issuer, audience, expiry, nonce,
+    /// another app's, a replay); `extensions.provider`.
+    InvalidSocialToken,
+    /// A verified provider account linked to no member: `extensions.provider`, `linkToken`
+    /// (single use) and `linkTokenExpiresIn` (seconds) for a password login that links it.
+    SocialAccountNotLinked,
+    /// The provider account is linked to another member.
+    SocialAccountInUse,
+    /// Google or Facebook cannot be reached; `extensions.retryAfter`.
+    ProviderUnavailable,
     /// No such endpoint (HTTP 404).
     NotFound,
     /// The endpoint does not take this method (HTTP 405, with `Allow`).
@@ -77,6 +87,10 @@ impl ErrorCode {
             Self::SmsUnavailable => "SMS_UNAVAILABLE",
             Self::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
             Self::ReauthenticationRequired => "REAUTHENTICATION_REQUIRED",
+            Self::InvalidSocialToken => "INVALID_SOCIAL_TOKEN",
+            Self::SocialAccountNotLinked => "SOCIAL_ACCOUNT_NOT_LINKED",
+            Self::SocialAccountInUse => "SOCIAL_ACCOUNT_IN_USE",
+            Self::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::RequestTimeout => "REQUEST_TIMEOUT",
@@ -119,6 +133,14 @@ impl ErrorCode {
             Self::ProviderNotConfigured => "this sign-in method is not available",
             Self::ReauthenticationRequired => {
                 "please log in with your email and password once to confirm your membership"
+            }
+            Self::InvalidSocialToken => "the sign-in token is not valid",
+            Self::SocialAccountNotLinked => {
+                "this account is not linked to a club member yet: log in with your club password once to link it"
+            }
+            Self::SocialAccountInUse => "this account is linked to another member",
+            Self::ProviderUnavailable => {
+                "the sign-in provider cannot be reached, please try again shortly"
             }
             Self::NotFound => "no such endpoint: GraphQL is at POST /graphql",
             Self::MethodNotAllowed => "this endpoint does not take that method",

@@ -5,18 +5,15 @@
 //! logged once here, with the request id that the client also receives; the client sees only
 //! "internal error".
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ErrorExtensions};
 
 use super::code::ErrorCode;
-use super::{Caller, ClientIp, LoginOnce, RequestId, Throttled, Unauthorized};
+use super::{RequestId, Throttled};
 use crate::auth::DeviceUpdateError;
 use crate::auth::partner::PartnerError;
-use crate::auth::{
-    Auth, AuthError, CodeError, LinkError, LoginError, Principal, RefreshError, SessionError,
-};
-use crate::domain::{EndReason, InactiveReason, PhoneRefusal};
+use crate::auth::social::SocialError;
+use crate::auth::{AuthError, CodeError, LinkError, LoginError, RefreshError, SessionError};
+use crate::domain::{EndReason, InactiveReason, PhoneRefusal, SocialProvider};
 
 /// An error as the client meets it. Display is the client's message, from `ErrorCode` unless
 /// the variant carries more precise words.
@@ -56,6 +53,16 @@ pub enum ApiError {
     ProviderNotConfigured,
     /// `extensions.reason` says why.
     ReauthenticationRequired(&'static str),
+    InvalidSocialToken(SocialProvider),
+    SocialAccountNotLinked {
+        provider: SocialProvider,
+        link_token: String,
+        expires_in: i64,
+    },
+    SocialAccountInUse,
+    ProviderUnavailable {
+        retry_after: std::time::Duration,
+    },
     Internal(anyhow::Error),
 }
 
@@ -95,6 +102,10 @@ impl ApiError {
             Self::SmsUnavailable { .. } => ErrorCode::SmsUnavailable,
             Self::ProviderNotConfigured => ErrorCode::ProviderNotConfigured,
             Self::ReauthenticationRequired(_) => ErrorCode::ReauthenticationRequired,
+            Self::InvalidSocialToken(_) => ErrorCode::InvalidSocialToken,
+            Self::SocialAccountNotLinked { .. } => ErrorCode::SocialAccountNotLinked,
+            Self::SocialAccountInUse => ErrorCode::SocialAccountInUse,
+            Self::ProviderUnavailable { .. } => ErrorCode::ProviderUnavailable,
             Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
@@ -113,7 +124,9 @@ impl ApiError {
         }
         let code = self.code().as_str();
         let retry_after = match &self {
-            Self::RateLimited { retry_after } | Self::SmsUnavailable { retry_after } => {
+            Self::RateLimited { retry_after }
+            | Self::SmsUnavailable { retry_after }
+            | Self::ProviderUnavailable { retry_after } => {
                 Some(retry_after.as_secs_f64().ceil() as u64)
             }
             _ => None,
@@ -134,6 +147,16 @@ impl ApiError {
                 }
                 Self::InvalidCode { attempts_left } => ext.set("attemptsLeft", *attempts_left),
                 Self::ReauthenticationRequired(reason) => ext.set("reason", *reason),
+                Self::InvalidSocialToken(provider) => ext.set("provider", provider_name(*provider)),
+                Self::SocialAccountNotLinked {
+                    provider,
+                    link_token,
+                    expires_in,
+                } => {
+                    ext.set("provider", provider_name(*provider));
+                    ext.set("linkToken", link_token.as_str());
+                    ext.set("linkTokenExpiresIn", *expires_in);
+                }
                 Self::MembershipInactive(reason) => ext.set("reason", reason.as_str()),
                 Self::SessionEnded(Some(reason)) => ext.set("reason", reason.as_str()),
                 Self::Internal(_) | Self::UpstreamDataInvalid(_) => {
@@ -163,8 +186,49 @@ impl From<LoginError> for ApiError {
             LoginError::ReauthenticationRequired => {
                 Self::ReauthenticationRequired("MEMBERSHIP_SNAPSHOT_STALE")
             }
+            LoginError::LinkInUse => Self::SocialAccountInUse,
+            LoginError::LinkTokenInvalid => Self::BadUserInput {
+                field: "linkToken",
+                message:
+                    "the link token is invalid or has expired: sign in with the provider again"
+                        .into(),
+            },
             LoginError::Unexpected(e) => Self::Internal(e),
         }
+    }
+}
+
+impl From<SocialError> for ApiError {
+    fn from(e: SocialError) -> Self {
+        match e {
+            SocialError::NotConfigured => Self::ProviderNotConfigured,
+            SocialError::InvalidInput(input) => Self::BadUserInput {
+                field: input.field,
+                message: input.to_string(),
+            },
+            SocialError::InvalidToken(provider) => Self::InvalidSocialToken(provider),
+            SocialError::NotLinked {
+                provider,
+                link_token,
+                expires_in,
+            } => Self::SocialAccountNotLinked {
+                provider,
+                link_token: link_token.expose().to_owned(),
+                expires_in: expires_in.num_seconds(),
+            },
+            SocialError::InUse => Self::SocialAccountInUse,
+            SocialError::Unavailable { retry_after } => Self::ProviderUnavailable { retry_after },
+            SocialError::Login(e) => e.into(),
+            SocialError::Unexpected(e) => Self::Internal(e),
+        }
+    }
+}
+
+/// The contract's `SocialProvider` value.
+fn provider_name(provider: SocialProvider) -> &'static str {
+    match provider {
+        SocialProvider::Google => "GOOGLE",
+        SocialProvider::Facebook => "FACEBOOK",
     }
 }
 
@@ -249,74 +313,4 @@ impl From<&AuthError> for ApiError {
             }
         }
     }
-}
-
-/// Maps a use-case result to the resolver's, with the code attached.
-pub fn api<T, E: Into<ApiError>>(
-    ctx: &Context<'_>,
-    result: Result<T, E>,
-) -> async_graphql::Result<T> {
-    result.map_err(|e| e.into().extend(ctx))
-}
-
-/// The caller of a field that needs a user.
-pub fn principal(ctx: &Context<'_>) -> async_graphql::Result<Principal> {
-    match ctx.data_opt::<Caller>() {
-        Some(Caller::Authenticated(principal)) => Ok(*principal),
-        Some(Caller::Rejected(reason)) => {
-            if let Some(flag) = ctx.data_opt::<Unauthorized>() {
-                flag.set();
-            }
-            Err(ApiError::from(reason).extend(ctx))
-        }
-        _ => Err(ApiError::Unauthenticated(ErrorCode::Unauthenticated.message()).extend(ctx)),
-    }
-}
-
-/// The use cases, which the served schema always carries.
-pub fn auth<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Auth>> {
-    ctx.data::<Arc<Auth>>().map_err(|_| {
-        ApiError::Internal(anyhow::anyhow!(
-            "the schema was built without its use cases"
-        ))
-        .extend(ctx)
-    })
-}
-
-/// The client's address for rate limits.
-pub fn client_ip(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
-    ctx.data_opt::<ClientIp>().and_then(|ip| ip.0)
-}
-
-/// Refuses every `login` after the first in one request.
-pub fn first_login(ctx: &Context<'_>) -> async_graphql::Result<()> {
-    match ctx.data_opt::<LoginOnce>() {
-        Some(once) if !once.first() => Err(ApiError::BadUserInput {
-            field: "login",
-            message: "one login per request".into(),
-        }
-        .extend(ctx)),
-        _ => Ok(()),
-    }
-}
-
-/// Like [`api`], counting the outcome in `counter` (login or refresh attempts).
-pub fn counted<T, E: Into<ApiError>>(
-    ctx: &Context<'_>,
-    counter: fn(
-        &crate::metrics::Metrics,
-    ) -> &prometheus_client::metrics::family::Family<
-        crate::metrics::Outcome,
-        prometheus_client::metrics::counter::Counter,
-    >,
-    result: Result<T, E>,
-) -> async_graphql::Result<T> {
-    let result = result.map_err(Into::into);
-    if let Some(metrics) = ctx.data_opt::<Arc<crate::metrics::Metrics>>() {
-        let code = result.as_ref().err().map(|e| e.code().as_str());
-        counter(metrics)
-            .get_or_create(&crate::metrics::Metrics::outcome(code))
-            .inc();
-    }
-    result.map_err(|e| e.extend(ctx))
 }

@@ -6,11 +6,13 @@
 
 mod account;
 mod code;
+mod context;
 mod error;
 mod partners;
 mod phone;
 mod scalars;
 mod sessions;
+mod social;
 mod types;
 
 use std::sync::{
@@ -35,6 +37,7 @@ pub struct Mutation(
     sessions::SessionMutation,
     partners::PartnerMutation,
     phone::PhoneMutation,
+    social::SocialMutation,
 );
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;

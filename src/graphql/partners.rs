@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 
-use super::error::{api, auth, principal};
+use super::context::{api, auth, principal};
 use super::scalars::DateTime;
 
 /// A one-time token to hand to a partner web app; its server redeems it at

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::error::{api, auth, client_ip, counted, first_login, principal};
+use super::context::{api, auth, client_ip, counted, first_login, principal};
 use super::scalars::DateTime;
 use super::types::{AuthPayload, DeviceInput, User};
 use crate::auth::phone::{CodeLogin, CodeRequest};

@@ -2,7 +2,8 @@
 
 use async_graphql::{Context, Enum, ID, Object};
 
-use super::error::{ApiError, api, auth, client_ip, counted, principal};
+use super::context::{api, auth, client_ip, counted, principal};
+use super::error::ApiError;
 use super::types::{AuthPayload, DeviceInput, Session, SessionStatus};
 use crate::auth::LogoutScope as Scope;
 

@@ -71,10 +71,14 @@ pub struct LoginInput {
     pub email: String,
     pub password: String,
     pub device: Option<DeviceInput>,
+    /// From `SOCIAL_ACCOUNT_NOT_LINKED`: a successful login also links that Google or
+    /// Facebook account to the member.
+    pub link_token: Option<String>,
 }
 
 /// A club member.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct User {
     pub id: ID,
     pub email: String,
@@ -144,6 +148,10 @@ pub enum AuthMethod {
     Password,
     /// A one-time code sent by SMS to the member's enrolled phone.
     PhoneCode,
+    /// A linked Google account.
+    Google,
+    /// A linked Facebook account.
+    Facebook,
 }
 
 impl From<domain::AuthMethod> for AuthMethod {
@@ -151,6 +159,8 @@ impl From<domain::AuthMethod> for AuthMethod {
         match method {
             domain::AuthMethod::Password => Self::Password,
             domain::AuthMethod::PhoneCode => Self::PhoneCode,
+            domain::AuthMethod::Google => Self::Google,
+            domain::AuthMethod::Facebook => Self::Facebook,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod algolia;
 mod oauth;
 mod occ;
 pub mod sms;
+pub mod social;
 
 use anyhow::Context;
 use axum::{

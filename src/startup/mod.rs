@@ -4,27 +4,24 @@
 //! use cases and binds the listener (port 0 picks a free one, which the tests use); `run` serves
 //! until the shutdown future resolves, then drains in-flight requests.
 
+mod outbox;
 mod sms;
+mod social;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::adapters::eventbridge::EventBridgeSettings;
 use crate::adapters::hybris::HybrisClient;
 use crate::adapters::hybris::{HybrisSettings, TrustedClient};
 use crate::adapters::rate_counter::{FallbackCounter, MemoryCounter, RedisCounter};
-use crate::adapters::{
-    algolia::AlgoliaIndexer, eventbridge::EventBridgePublisher, log_sink::LogSink,
-};
 use crate::auth::{Auth, PasswordVerifier, Policy, admin::Admin, tokens::TokenKeys};
 use crate::config::Settings;
-use crate::domain::outbox::Sink;
 use crate::graphql::{SchemaLimits, build_schema};
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
-use crate::ports::{Clock, OutboxSink, RateCounter};
+use crate::ports::{Clock, RateCounter};
 use crate::relay::Relay;
 use crate::sim;
 use crate::sim::{SIMULATOR_BASE_SITE, SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET};
@@ -94,7 +91,7 @@ impl Application {
             );
         }
 
-        let sinks = outbox_sinks(&settings, http.clone()).await;
+        let sinks = outbox::outbox_sinks(&settings, http.clone()).await;
         let outbox_written = Arc::new(tokio::sync::Notify::new());
         let relay = settings.relay_enabled.then(|| {
             Arc::new(Relay::new(
@@ -107,6 +104,7 @@ impl Application {
         });
 
         let rate_counter = rate_counter(&settings, clock.clone())?;
+        let social_clock = clock.clone();
         let admin = Admin::new(store.clone(), clock.clone());
         let phone_codes = match &settings.phone {
             Some(phone) => Some(
@@ -139,6 +137,8 @@ impl Application {
         if let Some(phone_codes) = phone_codes {
             auth = auth.with_phone_codes(phone_codes);
         }
+        auth = auth
+            .with_social(social::social_providers(&settings, http.clone(), social_clock).await?);
         if let Some(trusted) = trusted_client {
             auth = auth.with_member_lookup(Arc::new(TrustedClient::new(
                 hybris,
@@ -295,86 +295,6 @@ async fn purge_periodically(auth: Arc<Auth>, every: std::time::Duration) {
             }
         }
     }
-}
-
-/// The search index and event bus sinks: the real services when configured, else the log.
-async fn outbox_sinks(settings: &Settings, http: reqwest::Client) -> Vec<Arc<dyn OutboxSink>> {
-    let search: Arc<dyn OutboxSink> = match &settings.algolia {
-        Some(algolia) => Arc::new(AlgoliaIndexer::new(
-            http,
-            algolia.app_id.clone(),
-            algolia.api_key.clone(),
-            algolia.users_index.clone(),
-            algolia.hosts.clone(),
-            algolia.timeout,
-        )),
-        None => {
-            tracing::warn!(
-                "ALGOLIA_APP_ID/ALGOLIA_API_KEY are not set: search index updates are written to the log"
-            );
-            Arc::new(LogSink(Sink::SearchIndex))
-        }
-    };
-    let events: Arc<dyn OutboxSink> = match &settings.eventbridge {
-        Some(eventbridge) => Arc::new(EventBridgePublisher::new(
-            eventbridge_client(eventbridge).await,
-            eventbridge.bus_name.clone(),
-            eventbridge.source.clone(),
-        )),
-        None => {
-            tracing::warn!(
-                "no AWS settings (AWS_REGION, AWS_ENDPOINT_URL…): login events are written to the log"
-            );
-            Arc::new(LogSink(Sink::EventBus))
-        }
-    };
-    vec![search, events]
-}
-
-async fn eventbridge_client(settings: &EventBridgeSettings) -> aws_sdk_eventbridge::Client {
-    // The outbox retries with backoff, so the SDK tries once; a hung endpoint costs at most
-    // the operation timeout, never the relay.
-    aws_sdk_eventbridge::Client::new(
-        &aws_sdk_config(
-            &settings.region,
-            &settings.endpoint_url,
-            &settings.static_credentials,
-        )
-        .await,
-    )
-}
-
-/// The AWS SDK configuration: one try, short timeouts (callers retry in their own way), the
-/// standard resolution for whatever is not given.
-async fn aws_sdk_config(
-    region: &Option<String>,
-    endpoint_url: &Option<String>,
-    static_credentials: &Option<(String, SecretString)>,
-) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(3))
-                .operation_timeout(std::time::Duration::from_secs(10))
-                .build(),
-        );
-    if let Some(region) = region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if let Some((key_id, secret)) = static_credentials {
-        loader = loader.credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
-            key_id,
-            secret.expose_secret(),
-            None,
-            None,
-            "login-api-settings",
-        ));
-    }
-    loader.load().await
 }
 
 /// Redis-backed counters (shared by every instance) when `REDIS_URL` is set, else memory.

@@ -81,5 +81,7 @@ async fn sns_client(
     static_credentials: &Option<(String, secrecy::SecretString)>,
 ) -> aws_sdk_sns::Client {
     // A code is worth sending once, promptly: no retries, short timeouts.
-    aws_sdk_sns::Client::new(&super::aws_sdk_config(region, endpoint_url, static_credentials).await)
+    aws_sdk_sns::Client::new(
+        &super::outbox::aws_sdk_config(region, endpoint_url, static_credentials).await,
+    )
 }

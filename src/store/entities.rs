@@ -82,6 +82,11 @@ pub mod identities {
         pub subject: String,
         pub created_at: DateTimeUtc,
         pub last_used_at: Option<DateTimeUtc>,
+        /// The account's email as the provider last reported it.
+        pub email: Option<String>,
+        /// How it was linked: `session`, `password` (a link token), `auto_email`; `None` for
+        /// the member directory's and phones.
+        pub linked_by: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -206,6 +211,50 @@ pub mod phone_challenges {
         pub user_id: Option<Uuid>,
         pub code_hmac: String,
         pub attempts: i32,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub consumed_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod login_nonces {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "login_nonces")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub hash: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub consumed_at: Option<DateTimeUtc>,
+        pub session_id: Option<Uuid>,
+        pub device_id: Option<String>,
+        pub rotation_nonce: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod link_tokens {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "link_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub hash: String,
+        pub provider: String,
+        pub subject: String,
+        pub email: Option<String>,
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
         pub consumed_at: Option<DateTimeUtc>,

@@ -43,30 +43,10 @@ impl Store {
     pub async fn link_identity(
         &self,
         user_id: UserId,
-        provider: &Provider,
-        subject: &str,
+        link: NewLink<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<LinkOutcome> {
-        let inserted = identities::Entity::insert(new_identity(user_id, provider, subject, now))
-            .on_conflict(
-                OnConflict::columns([identities::Column::Provider, identities::Column::Subject])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await?;
-        if inserted > 0 {
-            return Ok(LinkOutcome::Linked);
-        }
-        let holder = identities::Entity::find()
-            .filter(identities::Column::Provider.eq(provider.as_str()))
-            .filter(identities::Column::Subject.eq(subject))
-            .one(&self.db)
-            .await?;
-        Ok(match holder {
-            Some(identity) if identity.user_id == user_id.0 => LinkOutcome::AlreadyLinked,
-            _ => LinkOutcome::InUse,
-        })
+        link_in(&self.db, user_id, link, now).await
     }
 
     /// The providers linked to a member, oldest link first.
@@ -81,6 +61,50 @@ impl Store {
             .filter_map(|i| Some((Provider::parse(&i.provider).ok()?, i.subject)))
             .collect())
     }
+}
+
+/// A provider account to link: its subject, its email, and how the link came about.
+#[derive(Debug, Clone, Copy)]
+pub struct NewLink<'a> {
+    pub provider: &'a Provider,
+    pub subject: &'a str,
+    pub email: Option<&'a str>,
+    /// `session`, `password` (a link token) or `auto_email`.
+    pub linked_by: &'a str,
+}
+
+/// Links (provider, subject) to `user_id` unless another member holds it; the unique index
+/// decides between concurrent linkers.
+pub(super) async fn link_in(
+    db: &impl ConnectionTrait,
+    user_id: UserId,
+    link: NewLink<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<LinkOutcome> {
+    let mut identity = new_identity(user_id, link.provider, link.subject, now);
+    identity.email = Set(link.email.map(str::to_owned));
+    identity.linked_by = Set(Some(link.linked_by.to_owned()));
+    identity.last_used_at = Set(None);
+    let inserted = identities::Entity::insert(identity)
+        .on_conflict(
+            OnConflict::columns([identities::Column::Provider, identities::Column::Subject])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    if inserted > 0 {
+        return Ok(LinkOutcome::Linked);
+    }
+    let holder = identities::Entity::find()
+        .filter(identities::Column::Provider.eq(link.provider.as_str()))
+        .filter(identities::Column::Subject.eq(link.subject))
+        .one(db)
+        .await?;
+    Ok(match holder {
+        Some(identity) if identity.user_id == user_id.0 => LinkOutcome::AlreadyLinked,
+        _ => LinkOutcome::InUse,
+    })
 }
 
 /// Records that the member directory's identity signed `user_id` in: created on the first
@@ -136,5 +160,7 @@ fn new_identity(
         subject: Set(subject.to_owned()),
         created_at: Set(now),
         last_used_at: Set(Some(now)),
+        email: Set(None),
+        linked_by: Set(None),
     }
 }

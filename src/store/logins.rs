@@ -3,16 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::{Expr, OnConflict},
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
 use super::{
     NewOutboxMessage, Store, StoreResult,
     entities::{sessions, users},
-    identities, outbox, refresh_tokens,
+    identities,
+    members::{refresh_snapshot, release_moved_email, upsert_member},
+    outbox, refresh_tokens,
     sessions::to_session,
     users::to_user,
 };
@@ -39,9 +39,9 @@ pub struct NewLogin<'a> {
     pub identity: (&'a Provider, &'a str),
     pub method: AuthMethod,
     pub device: &'a Device,
-    /// A code challenge to consume first, for this member only; nothing is written when it
-    /// is no longer live or not theirs.
-    pub proof: Option<ChallengeId>,
+    /// A single-use proof consumed in this transaction; nothing is written when it is no
+    /// longer live (or, for a code challenge, not this member's).
+    pub proof: Option<Proof<'a>>,
     pub now: DateTime<Utc>,
     pub session_expires_at: DateTime<Utc>,
     pub refresh_token: &'a RefreshTokenHash,
@@ -51,10 +51,36 @@ pub struct NewLogin<'a> {
     pub side_effects: &'a (dyn Fn(&LoginRecord) -> Vec<NewOutboxMessage> + Send + Sync),
 }
 
+/// A single-use value a sign-in consumes in its own transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// A phone code challenge, of the member signing in.
+    Challenge(ChallengeId),
+    /// A login nonce bound by the provider token; the session it opens is recorded on it.
+    Nonce {
+        hash: &'a str,
+        device_id: Option<&'a str>,
+        rotation_nonce: &'a str,
+    },
+    /// A link token: its identity is linked to the member signing in.
+    LinkToken { hash: &'a str },
+}
+
+/// Why a sign-in wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRecorded {
+    /// The proof was used or expired meanwhile, or the linked identity went.
+    Stale,
+    /// The link token's identity belongs to another member.
+    LinkInUse,
+}
+
 pub struct LoginRecord {
     pub user: User,
     pub session: Session,
     pub first_login: bool,
+    /// The provider whose account this sign-in linked (a link token).
+    pub linked: Option<Provider>,
 }
 
 /// How often a login transaction is tried when it loses a uniqueness race.
@@ -69,7 +95,10 @@ impl Store {
     /// where the later one fails with a unique violation once the first commits. Trying the
     /// whole transaction again then finds the committed member and updates it.
     #[tracing::instrument(name = "db.record_login", skip_all)]
-    pub async fn record_login(&self, login: NewLogin<'_>) -> StoreResult<Option<LoginRecord>> {
+    pub async fn record_login(
+        &self,
+        login: NewLogin<'_>,
+    ) -> StoreResult<Result<LoginRecord, NotRecorded>> {
         let mut attempt = 1;
         loop {
             match self.try_record_login(&login).await {
@@ -82,7 +111,10 @@ impl Store {
         }
     }
 
-    async fn try_record_login(&self, login: &NewLogin<'_>) -> StoreResult<Option<LoginRecord>> {
+    async fn try_record_login(
+        &self,
+        login: &NewLogin<'_>,
+    ) -> StoreResult<Result<LoginRecord, NotRecorded>> {
         let NewLogin {
             device,
             now,
@@ -90,15 +122,29 @@ impl Store {
             ..
         } = *login;
         let txn = self.db.begin().await?;
-        if let Some(proof) = login.proof {
-            let owner = match login.member {
-                LoginMember::Linked(user_id) | LoginMember::Refreshed(user_id, _) => Some(user_id),
-                LoginMember::Directory(_) => None,
-            };
-            if super::phone::consume(&txn, proof, owner, now).await? != 1 {
-                txn.rollback().await?;
-                return Ok(None);
+        let consumed = match login.proof {
+            Some(Proof::Challenge(challenge)) => {
+                let owner = match login.member {
+                    LoginMember::Linked(user_id) | LoginMember::Refreshed(user_id, _) => {
+                        Some(user_id)
+                    }
+                    LoginMember::Directory(_) => None,
+                };
+                super::phone::consume(&txn, challenge, owner, now).await?
             }
+            Some(Proof::Nonce {
+                hash,
+                device_id,
+                rotation_nonce,
+            }) => {
+                super::social::consume_nonce(&txn, hash, device_id, Some(rotation_nonce), now)
+                    .await?
+            }
+            Some(Proof::LinkToken { .. }) | None => 1,
+        };
+        if consumed != 1 {
+            txn.rollback().await?;
+            return Ok(Err(NotRecorded::Stale));
         }
         let (user, first_login) = match login.member {
             LoginMember::Directory(profile) => {
@@ -120,7 +166,7 @@ impl Store {
                 if !identities::touch_linked_identity(&txn, user_id, provider, subject, now).await?
                 {
                     txn.rollback().await?;
-                    return Ok(None);
+                    return Ok(Err(NotRecorded::Stale));
                 }
                 let mut update = users::Entity::update_many()
                     .col_expr(users::Column::LastLoginAt, Expr::value(now))
@@ -131,7 +177,7 @@ impl Store {
                 let mut touched = update.exec_with_returning(&txn).await?;
                 let Some(user) = touched.pop() else {
                     txn.rollback().await?;
-                    return Ok(None);
+                    return Ok(Err(NotRecorded::Stale));
                 };
                 (user, false)
             }
@@ -181,129 +227,46 @@ impl Store {
         )
         .await?;
 
+        let mut linked = None;
+        match login.proof {
+            Some(Proof::Nonce { hash, .. }) => {
+                super::social::bind_nonce(&txn, hash, session.id).await?;
+            }
+            Some(Proof::LinkToken { hash }) => {
+                let Some(link) = super::social::consume_link_token(&txn, hash, now).await? else {
+                    txn.rollback().await?;
+                    return Ok(Err(NotRecorded::Stale));
+                };
+                let outcome = identities::link_in(
+                    &txn,
+                    UserId(user.id),
+                    identities::NewLink {
+                        provider: &link.provider,
+                        subject: &link.subject,
+                        email: link.email.as_deref(),
+                        linked_by: "password",
+                    },
+                    now,
+                )
+                .await?;
+                if outcome == identities::LinkOutcome::InUse {
+                    txn.rollback().await?;
+                    return Ok(Err(NotRecorded::LinkInUse));
+                }
+                linked = (outcome == identities::LinkOutcome::Linked).then_some(link.provider);
+            }
+            _ => {}
+        }
         let record = LoginRecord {
             user: to_user(user),
             session: to_session(session),
             first_login,
+            linked,
         };
         outbox::insert(&txn, now, (login.side_effects)(&record)).await?;
         txn.commit().await?;
-        Ok(Some(record))
+        Ok(Ok(record))
     }
-}
-
-/// When Hybris gives this email to another customer id than the one we hold it for (a shop
-/// account re-created), the stale member lets go of it: its email becomes a reserved
-/// `.invalid` address (RFC 2606) until that member logs in again with its own.
-///
-/// One `UPDATE`, written first in the transaction: on SQLite a transaction that reads before
-/// it writes fails with `SQLITE_BUSY_SNAPSHOT` when another login commits in between.
-async fn release_moved_email(
-    txn: &sea_orm::DatabaseTransaction,
-    profile: &CustomerProfile,
-) -> StoreResult<()> {
-    let released = users::Entity::update_many()
-        .col_expr(
-            users::Column::Email,
-            Expr::cust("'released-' || upstream_customer_id || '@email-moved.invalid'"),
-        )
-        .filter(users::Column::Email.eq(profile.email.as_str()))
-        .filter(users::Column::UpstreamCustomerId.ne(profile.customer_id.as_str()))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    if released > 0 {
-        tracing::info!(
-            "the login's email moved to another Hybris customer: released from the stale member"
-        );
-    }
-    Ok(())
-}
-
-/// One statement, so concurrent first logins of one member create one user.
-async fn upsert_member(
-    txn: &sea_orm::DatabaseTransaction,
-    new_id: Uuid,
-    profile: &CustomerProfile,
-    now: DateTime<Utc>,
-) -> StoreResult<users::Model> {
-    let membership = profile.membership.as_ref();
-    Ok(users::Entity::insert(users::ActiveModel {
-        id: Set(new_id),
-        upstream_customer_id: Set(profile.customer_id.clone()),
-        email: Set(profile.email.as_str().to_owned()),
-        first_name: Set(profile.first_name.clone()),
-        last_name: Set(profile.last_name.clone()),
-        membership_number: Set(membership.map(|m| m.number.clone())),
-        membership_start_date: Set(membership.map(|m| m.start_date)),
-        membership_end_date: Set(membership.map(|m| m.end_date)),
-        chapter: Set(membership.and_then(|m| m.chapter.clone())),
-        created_at: Set(now),
-        updated_at: Set(now),
-        last_login_at: Set(Some(now)),
-        roles: Set(Some(
-            serde_json::to_string(&profile.roles).unwrap_or_else(|_| "[]".into()),
-        )),
-        phone: sea_orm::ActiveValue::NotSet,
-        phone_verified_at: sea_orm::ActiveValue::NotSet,
-    })
-    .on_conflict(
-        OnConflict::column(users::Column::UpstreamCustomerId)
-            .update_columns([
-                users::Column::Email,
-                users::Column::FirstName,
-                users::Column::LastName,
-                users::Column::MembershipNumber,
-                users::Column::MembershipStartDate,
-                users::Column::MembershipEndDate,
-                users::Column::Chapter,
-                users::Column::UpdatedAt,
-                users::Column::LastLoginAt,
-                users::Column::Roles,
-            ])
-            .to_owned(),
-    )
-    .exec_with_returning(txn)
-    .await?)
-}
-
-/// The snapshot columns set from a freshly read profile.
-fn refresh_snapshot(
-    update: sea_orm::UpdateMany<users::Entity>,
-    profile: &CustomerProfile,
-    now: DateTime<Utc>,
-) -> sea_orm::UpdateMany<users::Entity> {
-    let membership = profile.membership.as_ref();
-    update
-        .col_expr(
-            users::Column::FirstName,
-            Expr::value(profile.first_name.clone()),
-        )
-        .col_expr(
-            users::Column::LastName,
-            Expr::value(profile.last_name.clone()),
-        )
-        .col_expr(
-            users::Column::MembershipNumber,
-            Expr::value(membership.map(|m| m.number.clone())),
-        )
-        .col_expr(
-            users::Column::MembershipStartDate,
-            Expr::value(membership.map(|m| m.start_date)),
-        )
-        .col_expr(
-            users::Column::MembershipEndDate,
-            Expr::value(membership.map(|m| m.end_date)),
-        )
-        .col_expr(
-            users::Column::Chapter,
-            Expr::value(membership.and_then(|m| m.chapter.clone())),
-        )
-        .col_expr(
-            users::Column::Roles,
-            Expr::value(serde_json::to_string(&profile.roles).unwrap_or_else(|_| "[]".into())),
-        )
-        .col_expr(users::Column::UpdatedAt, Expr::value(now))
 }
 
 pub(super) fn is_unique_violation(error: &super::StoreError) -> bool {

@@ -11,12 +11,14 @@
 mod entities;
 mod identities;
 mod logins;
+mod members;
 mod outbox;
 mod partners;
 mod phone;
 mod purge;
 mod refresh_tokens;
 mod sessions;
+mod social;
 mod users;
 
 use std::time::Duration;
@@ -25,13 +27,14 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
-pub use identities::LinkOutcome;
-pub use logins::{LoginMember, LoginRecord, NewLogin};
+pub use identities::{LinkOutcome, NewLink};
+pub use logins::{LoginMember, LoginRecord, NewLogin, NotRecorded, Proof};
 pub use outbox::{NewOutboxMessage, Settlement, SinkCounts};
 pub use partners::{NewPartnerToken, PartnerRecord, PartnerTokenRecord, Redemption};
 pub use phone::{Attempt, ChallengeRecord, Enrolment, NewChallenge};
 pub use refresh_tokens::{Claim, RefreshTokenRecord, Successor, UsedRefreshToken};
 pub use sessions::Sessions;
+pub use social::{LinkTokenRecord, LinkedAccountRecord, NonceRecord};
 
 #[derive(Debug, thiserror::Error)]
 #[error("an error occurred with the database")]

@@ -252,6 +252,8 @@ impl Store {
             subject: Set(phone.as_str().to_owned()),
             created_at: Set(now),
             last_used_at: Set(None),
+            email: Set(None),
+            linked_by: Set(Some("code".to_owned())),
         })
         .exec_without_returning(&txn)
         .await?;

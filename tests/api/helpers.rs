@@ -19,6 +19,10 @@ use serde_json::{Value, json};
 pub const PASSWORD: &str = "Ride-2026!";
 pub const ANNA: &str = "anna.rider@example.org";
 
+pub const GOOGLE_CLIENT_ID: &str = "android-client.apps.googleusercontent.com";
+pub const FACEBOOK_APP_ID: &str = "200000000000002";
+pub const FACEBOOK_APP_SECRET: &str = "test-facebook-app-secret";
+
 pub const ALGOLIA_APP_ID: &str = "TESTAPP";
 pub const ALGOLIA_API_KEY: &str = "test-algolia-admin-key";
 pub const USERS_INDEX: &str = "users";
@@ -37,6 +41,10 @@ pub struct TestApp {
     pub store: Store,
     /// What the `log` SMS sender "sent".
     pub sms: login_api::sim::sms::SmsInbox,
+    /// Google and Facebook, simulated: mints tokens, rotates keys, counts fetches.
+    pub social: Arc<login_api::sim::social::SocialSim>,
+    /// The social simulator's base URL.
+    pub social_base: String,
     pub database: TestDatabase,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -142,7 +150,39 @@ pub async fn spawn_app_on(
         algolia_hosts.push(reqwest::Url::parse(&format!("http://{addr}")).unwrap());
     }
 
+    let social = login_api::sim::social::SocialSim::new(
+        GOOGLE_CLIENT_ID,
+        FACEBOOK_APP_ID,
+        FACEBOOK_APP_SECRET,
+    );
+    let social_base = format!(
+        "http://{}",
+        social
+            .spawn("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("the social simulator starts")
+    );
+
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    settings.social.google = Some(login_api::adapters::social::GoogleSettings {
+        client_ids: vec![
+            "ios-client.apps.googleusercontent.com".into(),
+            GOOGLE_CLIENT_ID.into(),
+        ],
+        jwks_url: format!("{social_base}/google/oauth2/v3/certs")
+            .parse()
+            .unwrap(),
+        allowed_hd: None,
+    });
+    settings.social.facebook = Some(login_api::adapters::social::FacebookSettings {
+        app_id: FACEBOOK_APP_ID.into(),
+        app_secret: FACEBOOK_APP_SECRET.into(),
+        jwks_url: format!("{social_base}/facebook/.well-known/oauth/openid/jwks/")
+            .parse()
+            .unwrap(),
+        graph_url: format!("{social_base}/facebook").parse().unwrap(),
+        graph_version: "v21.0".into(),
+    });
     settings.listen_addr = "127.0.0.1:0".parse().unwrap();
     settings.database_url = Some(database.url.clone());
     settings.hybris = Some(login_api::config::HybrisSettings {
@@ -183,6 +223,8 @@ pub async fn spawn_app_on(
         admin,
         store,
         sms,
+        social,
+        social_base,
         database,
         shutdown: Some(shutdown),
     }

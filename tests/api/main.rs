@@ -24,4 +24,6 @@ mod refresh;
 mod schema;
 mod sessions;
 mod sign_in;
+mod social;
+mod social_nonce;
 mod upgrade;

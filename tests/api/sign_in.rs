@@ -51,6 +51,7 @@ impl CredentialVerifier for TestSso {
             first_name: None,
             last_name: None,
             directory_profile: None,
+            nonce: None,
         })
     }
 }

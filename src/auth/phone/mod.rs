@@ -24,7 +24,7 @@ use crate::domain::{
 use crate::ports::{Sms, SmsSender};
 use crate::store::{Attempt, ChallengeRecord, NewChallenge};
 
-use super::sign_in::{PhoneCodeVerifier, ProvenPhone, SignInContext};
+use super::sign_in::{PhoneCodeVerifier, ProvenPhone, SignInContext, SignInProof};
 use super::{Auth, CodeError, Issued, LoginError};
 
 pub use limits::PhoneLimits;
@@ -152,7 +152,7 @@ impl Auth {
         let context = SignInContext {
             device: request.device,
             client_ip: request.client_ip,
-            proof: Some(challenge.id),
+            proof: Some(SignInProof::Challenge(challenge.id)),
         };
         match self
             .sign_in(&PhoneCodeVerifier, ProvenPhone { phone }, context)

@@ -18,7 +18,7 @@ use crate::domain::{
     membership::today_in,
 };
 use crate::ports::{CredentialVerifier, IdpError};
-use crate::store::{LoginMember, NewLogin};
+use crate::store::{LoginMember, NewLogin, NotRecorded, Proof};
 
 use super::limits::Settle;
 use super::side_effects::login_side_effects;
@@ -28,8 +28,28 @@ pub use password::{LoginRequest, PasswordCredential, PasswordVerifier};
 pub use phone::{PhoneCodeVerifier, ProvenPhone};
 pub use snapshot::SnapshotRule;
 
+/// A single-use value a sign-in consumes in its own transaction, so a refused sign-in leaves
+/// it unused and of concurrent sign-ins with it exactly one opens a session.
+#[derive(Debug)]
+pub enum SignInProof {
+    /// A phone code challenge: only for the member it was sent to.
+    Challenge(crate::domain::ChallengeId),
+    /// A login nonce bound by a provider token. The session's first refresh token is
+    /// `refresh_token` (derived from the provider token and `rotation_nonce`, which the nonce
+    /// keeps), so a retry of the same token can be given the same tokens.
+    Nonce {
+        hash: String,
+        device_id: Option<String>,
+        rotation_nonce: crate::domain::refresh_token::RotationNonce,
+        refresh_token: RefreshToken,
+    },
+    /// A link token from a sign-in that found no member: its identity is linked to the member
+    /// who signs in now.
+    LinkToken { hash: String },
+}
+
 /// What every sign-in carries beside its credential.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct SignInContext {
     pub device: DeviceFields,
     /// The caller's address, for the IP backstop limit; `None` when unknown.
@@ -37,7 +57,7 @@ pub struct SignInContext {
     /// A single-use proof (a code challenge) consumed in the sign-in's own transaction, and
     /// only for the member it was issued to: a refused sign-in leaves it unused, and of
     /// concurrent sign-ins with one proof exactly one opens a session.
-    pub proof: Option<crate::domain::ChallengeId>,
+    pub proof: Option<SignInProof>,
 }
 
 /// The member a verified identity signs in.
@@ -151,7 +171,7 @@ impl Auth {
         identity: &VerifiedIdentity,
         member: Member<'_>,
         device: &Device,
-        proof: Option<crate::domain::ChallengeId>,
+        proof: Option<SignInProof>,
     ) -> Result<Issued, LoginError> {
         let now = self.clock.now();
         let today = today_in(self.timezone, now);
@@ -159,7 +179,28 @@ impl Auth {
         let session_expires_at = self
             .lifetimes
             .session_expires_at(now, membership.ends_at(self.timezone));
-        let refresh_token = RefreshToken::generate();
+        let (refresh_token, store_proof) = match &proof {
+            Some(SignInProof::Nonce {
+                hash,
+                device_id,
+                rotation_nonce,
+                refresh_token,
+            }) => (
+                refresh_token.clone_secret(),
+                Some(Proof::Nonce {
+                    hash,
+                    device_id: device_id.as_deref(),
+                    rotation_nonce: rotation_nonce.as_str(),
+                }),
+            ),
+            Some(SignInProof::Challenge(id)) => {
+                (RefreshToken::generate(), Some(Proof::Challenge(*id)))
+            }
+            Some(SignInProof::LinkToken { hash }) => {
+                (RefreshToken::generate(), Some(Proof::LinkToken { hash }))
+            }
+            None => (RefreshToken::generate(), None),
+        };
         let refresh_token_expires_at = self
             .lifetimes
             .refresh_token_expires_at(now, session_expires_at);
@@ -174,7 +215,7 @@ impl Auth {
                 identity: (&identity.provider, &identity.subject),
                 method,
                 device,
-                proof,
+                proof: store_proof,
                 now,
                 session_expires_at,
                 refresh_token: &refresh_token.hash(),
@@ -182,7 +223,10 @@ impl Auth {
                 side_effects: &|record| login_side_effects(record, today),
             })
             .await?
-            .ok_or(LoginError::IdentityNotLinked)?;
+            .map_err(|refusal| match refusal {
+                NotRecorded::Stale => LoginError::IdentityNotLinked,
+                NotRecorded::LinkInUse => LoginError::LinkInUse,
+            })?;
         self.outbox_written.notify_waiters();
 
         let span = tracing::Span::current();

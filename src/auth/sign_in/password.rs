@@ -5,12 +5,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    AuthMethod, Email, LoginSubject, Password, VerifiedIdentity, device::DeviceFields,
+    AuthMethod, Email, LoginSubject, OneTimeValue, Password, VerifiedIdentity, device::DeviceFields,
 };
 use crate::ports::{CredentialVerifier, IdpError, MemberDirectory, PasswordChecker};
 
 use super::super::{Auth, Issued, LoginError};
-use super::SignInContext;
+use super::{SignInContext, SignInProof};
 
 /// A password login as the API receives it.
 pub struct LoginRequest {
@@ -19,6 +19,9 @@ pub struct LoginRequest {
     pub device: DeviceFields,
     /// The caller's address, for the IP backstop limit; `None` when unknown.
     pub client_ip: Option<std::net::IpAddr>,
+    /// A link token from a social sign-in that found no member: a successful login links
+    /// that account to the member.
+    pub link_token: Option<String>,
 }
 
 /// An email and password that parsed.
@@ -71,10 +74,28 @@ impl Auth {
             email: Email::parse(&request.email)?,
             password: Password::parse(&request.password)?,
         };
+        let proof = match &request.link_token {
+            Some(raw) => {
+                let hash = OneTimeValue::parse(raw)
+                    .ok_or(LoginError::LinkTokenInvalid)?
+                    .hash();
+                // Checked before Hybris is asked; consumed with the session.
+                if self
+                    .store
+                    .live_link_token(&hash, self.now())
+                    .await?
+                    .is_none()
+                {
+                    return Err(LoginError::LinkTokenInvalid);
+                }
+                Some(SignInProof::LinkToken { hash })
+            }
+            None => None,
+        };
         let context = SignInContext {
             device: request.device,
             client_ip: request.client_ip,
-            proof: None,
+            proof,
         };
         self.sign_in(self.password.as_ref(), credential, context)
             .await

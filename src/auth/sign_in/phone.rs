@@ -46,6 +46,7 @@ impl CredentialVerifier for PhoneCodeVerifier {
             first_name: None,
             last_name: None,
             directory_profile: None,
+            nonce: None,
         })
     }
 }

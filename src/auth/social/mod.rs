@@ -1,0 +1,353 @@
+//! Sign-in with Google or Facebook: a verified provider token signs in the member it is linked
+//! to; it never creates one.
+//!
+//! Design: the token is verified by the provider's `SocialTokenVerifier`, then the nonce rules
+//! (`nonce.rs`) and the resolution run here: a linked account signs its member in; a Google
+//! account with a verified email that exactly one member has is linked automatically (when
+//! `SOCIAL_AUTO_LINK=google_verified`); anything else gets a link token that a password login
+//! redeems. Matching by email alone is not enough for Facebook (it does not say it verified
+//! the email) nor for unverified Google emails: that is the classic account-takeover route.
+//! The session is opened by the shared pipeline, with the nonce consumed in its transaction.
+
+mod nonce;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use crate::domain::{
+    AuthMethod, Device, LoginSubject, OneTimeValue, SocialProvider, User, VerifiedIdentity,
+    device::DeviceFields,
+};
+use crate::ports::{CredentialVerifier, IdpError, SocialToken, SocialTokenVerifier};
+use crate::store::{LinkOutcome, LinkTokenRecord, NewLink};
+
+use super::side_effects::{USER_SOCIAL_LINKED, USER_SOCIAL_UNLINKED, social_event};
+use super::sign_in::SignInContext;
+use super::{Auth, Issued, LoginError, Principal};
+use nonce::NonceUse;
+
+/// How social sign-in behaves (`SOCIAL_*`, `LOGIN_NONCE_TTL_SECS`, `LINK_TOKEN_TTL_SECS`).
+#[derive(Debug, Clone, Copy)]
+pub struct SocialSettings {
+    /// Refuse ID tokens without a nonce (`SOCIAL_REQUIRE_NONCE`).
+    pub require_nonce: bool,
+    /// Link a verified Google email that exactly one member has (`SOCIAL_AUTO_LINK`).
+    pub auto_link_google: bool,
+    pub nonce_ttl: chrono::Duration,
+    pub link_token_ttl: chrono::Duration,
+}
+
+impl Default for SocialSettings {
+    fn default() -> Self {
+        Self {
+            require_nonce: false,
+            auto_link_google: true,
+            nonce_ttl: chrono::Duration::seconds(600),
+            link_token_ttl: chrono::Duration::seconds(600),
+        }
+    }
+}
+
+/// The configured providers.
+#[derive(Default)]
+pub struct SocialProviders {
+    pub settings: SocialSettings,
+    pub google: Option<Arc<dyn SocialTokenVerifier>>,
+    pub facebook: Option<Arc<dyn SocialTokenVerifier>>,
+}
+
+/// `loginWithSocial` / `linkSocialAccount` as the API receives them.
+pub struct SocialLogin {
+    pub provider: SocialProvider,
+    pub id_token: Option<String>,
+    pub access_token: Option<String>,
+    /// The raw nonce from `createLoginNonce`, when the SDK let the app set one.
+    pub nonce: Option<String>,
+    pub device: DeviceFields,
+    pub client_ip: Option<std::net::IpAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SocialError {
+    #[error("this sign-in method is not available")]
+    NotConfigured,
+    #[error("{0}")]
+    InvalidInput(#[from] crate::domain::InvalidInput),
+    /// Bad signature, issuer, audience, expiry, nonce, another app's token, a replay.
+    #[error("the provider token is not valid")]
+    InvalidToken(SocialProvider),
+    /// Verified, but linked to no member: log in with the password and `link_token`.
+    #[error("this account is not linked to a club member yet")]
+    NotLinked {
+        provider: SocialProvider,
+        link_token: OneTimeValue,
+        expires_in: chrono::Duration,
+    },
+    #[error("this account is linked to another member")]
+    InUse,
+    #[error("the provider cannot be reached, please try again shortly")]
+    Unavailable { retry_after: std::time::Duration },
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for SocialError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+/// A verifier for the pipeline that vouches for an identity verified just before.
+struct Verified {
+    method: AuthMethod,
+}
+
+#[async_trait]
+impl CredentialVerifier for Verified {
+    type Credential = VerifiedIdentity;
+
+    fn method(&self) -> AuthMethod {
+        self.method
+    }
+
+    fn login_subject(&self, identity: &VerifiedIdentity) -> LoginSubject {
+        LoginSubject::Identity {
+            provider: identity.provider.clone(),
+            subject: identity.subject.clone(),
+        }
+    }
+
+    /// The token was verified already; a sign-in costs nothing against guessing allowances.
+    fn cost(&self, _identity: &VerifiedIdentity) -> i64 {
+        0
+    }
+
+    async fn verify(&self, identity: &VerifiedIdentity) -> Result<VerifiedIdentity, IdpError> {
+        Ok(identity.clone())
+    }
+}
+
+impl Auth {
+    /// Turns social sign-in on for the providers given.
+    pub fn with_social(mut self, providers: SocialProviders) -> Self {
+        self.social = Arc::new(providers);
+        self
+    }
+
+    /// Signs in with a provider token.
+    #[tracing::instrument(name = "login_with_social", skip_all, fields(provider = request.provider.as_str()))]
+    pub async fn login_with_social(&self, request: SocialLogin) -> Result<Issued, SocialError> {
+        let provider = request.provider;
+        let device = Device::parse(request.device.clone())?;
+        let (identity, token) = self.verify_social(&request).await?;
+        let nonce = self
+            .nonce_use(&request, &identity, &token, device.device_id.as_deref())
+            .await?;
+        let proof = match nonce {
+            NonceUse::Retry(issued) => return Ok(*issued),
+            NonceUse::Consume(proof) => Some(proof),
+            NonceUse::None => None,
+        };
+        if self
+            .store
+            .user_by_identity(&identity.provider, &identity.subject)
+            .await?
+            .is_none()
+        {
+            self.auto_link_or_refuse(provider, &identity).await?;
+        }
+        let context = SignInContext {
+            device: request.device,
+            client_ip: request.client_ip,
+            proof,
+        };
+        let verifier = Verified {
+            method: provider.method(),
+        };
+        match self.sign_in(&verifier, identity, context).await {
+            // The nonce was used by a concurrent sign-in, or the link went meanwhile.
+            Err(LoginError::IdentityNotLinked) => Err(SocialError::InvalidToken(provider)),
+            outcome => Ok(outcome?),
+        }
+    }
+
+    /// Links the provider account to the caller.
+    #[tracing::instrument(name = "link_social_account", skip_all, fields(provider = request.provider.as_str()))]
+    pub async fn link_social_account(
+        &self,
+        principal: Principal,
+        request: SocialLogin,
+    ) -> Result<User, SocialError> {
+        let provider = request.provider;
+        let (identity, token) = self.verify_social(&request).await?;
+        if let NonceUse::Consume(super::SignInProof::Nonce { hash, .. }) =
+            self.nonce_use(&request, &identity, &token, None).await?
+            && !self.store.consume_nonce(&hash, self.now()).await?
+        {
+            return Err(SocialError::InvalidToken(provider));
+        }
+        self.link(principal.user_id, &identity, "session").await?;
+        self.me(principal)
+            .await
+            .map_err(|e| SocialError::Unexpected(anyhow::anyhow!("{e}")))
+    }
+
+    /// Unlinks the caller's account of `provider`; the password method always stays.
+    pub async fn unlink_social_account(
+        &self,
+        principal: Principal,
+        provider: SocialProvider,
+    ) -> Result<User, SocialError> {
+        let now = self.now();
+        let event = social_event(
+            USER_SOCIAL_UNLINKED,
+            principal.user_id,
+            provider.as_str(),
+            None,
+            now,
+        );
+        self.store
+            .unlink_social(principal.user_id, &provider.provider(), now, vec![event])
+            .await?;
+        self.outbox_written.notify_waiters();
+        self.me(principal)
+            .await
+            .map_err(|e| SocialError::Unexpected(anyhow::anyhow!("{e}")))
+    }
+
+    /// The provider accounts linked to a member.
+    pub async fn linked_accounts(
+        &self,
+        user_id: crate::domain::UserId,
+    ) -> anyhow::Result<Vec<crate::store::LinkedAccountRecord>> {
+        Ok(self.store.linked_accounts(user_id).await?)
+    }
+
+    async fn verify_social(
+        &self,
+        request: &SocialLogin,
+    ) -> Result<(VerifiedIdentity, SocialToken), SocialError> {
+        let provider = request.provider;
+        let verifier = match provider {
+            SocialProvider::Google => self.social.google.clone(),
+            SocialProvider::Facebook => self.social.facebook.clone(),
+        }
+        .ok_or(SocialError::NotConfigured)?;
+        let token = match (&request.id_token, &request.access_token, provider) {
+            (Some(token), None, _) => SocialToken::IdToken(SecretString::from(token.clone())),
+            (None, Some(token), SocialProvider::Facebook) => {
+                SocialToken::AccessToken(SecretString::from(token.clone()))
+            }
+            (None, Some(_), SocialProvider::Google) => {
+                return Err(crate::domain::InvalidInput::new(
+                    "idToken",
+                    "Google sign-in takes the ID token, not an access token",
+                )
+                .into());
+            }
+            _ => {
+                return Err(crate::domain::InvalidInput::new(
+                    "idToken",
+                    "give exactly one of idToken and accessToken",
+                )
+                .into());
+            }
+        };
+        match verifier.verify(&token).await {
+            Ok(identity) => Ok((identity, token)),
+            Err(IdpError::InvalidCredentials) => {
+                tracing::info!("provider token refused");
+                Err(SocialError::InvalidToken(provider))
+            }
+            Err(
+                IdpError::Unavailable(reason) | IdpError::UnavailableAfterRefusals { reason, .. },
+            ) => {
+                tracing::warn!(%reason, "social sign-in failed: provider unavailable");
+                Err(SocialError::Unavailable {
+                    retry_after: std::time::Duration::from_secs(30),
+                })
+            }
+            Err(IdpError::InvalidData(e) | IdpError::Unexpected(e)) => {
+                Err(SocialError::Unexpected(e))
+            }
+        }
+    }
+
+    /// Links a verified Google email that exactly one member has, when allowed; else refuses
+    /// with a link token that remembers the identity.
+    async fn auto_link_or_refuse(
+        &self,
+        provider: SocialProvider,
+        identity: &VerifiedIdentity,
+    ) -> Result<(), SocialError> {
+        if provider == SocialProvider::Google
+            && self.social.settings.auto_link_google
+            && identity.email_verified
+            && let Some(email) = &identity.email
+            && let [member] = self.store.members_with_email(email).await?.as_slice()
+        {
+            tracing::info!("verified Google email matches exactly one member: linking it");
+            return self.link(*member, identity, "auto_email").await;
+        }
+        let now = self.now();
+        let link_token = OneTimeValue::generate();
+        let expires_in = self.social.settings.link_token_ttl;
+        self.store
+            .create_link_token(
+                &link_token.hash(),
+                &LinkTokenRecord {
+                    provider: identity.provider.clone(),
+                    subject: identity.subject.clone(),
+                    email: identity.email.as_ref().map(|e| e.as_str().to_owned()),
+                },
+                now,
+                now + expires_in,
+            )
+            .await?;
+        tracing::info!("social sign-in refused: account not linked; link token issued");
+        Err(SocialError::NotLinked {
+            provider,
+            link_token,
+            expires_in,
+        })
+    }
+
+    async fn link(
+        &self,
+        user_id: crate::domain::UserId,
+        identity: &VerifiedIdentity,
+        linked_by: &str,
+    ) -> Result<(), SocialError> {
+        let now = self.now();
+        let event = social_event(
+            USER_SOCIAL_LINKED,
+            user_id,
+            identity.provider.as_str(),
+            Some(linked_by),
+            now,
+        );
+        let outcome = self
+            .store
+            .link_social(
+                user_id,
+                NewLink {
+                    provider: &identity.provider,
+                    subject: &identity.subject,
+                    email: identity.email.as_ref().map(|e| e.as_str()),
+                    linked_by,
+                },
+                now,
+                vec![event],
+            )
+            .await?;
+        self.outbox_written.notify_waiters();
+        match outcome {
+            LinkOutcome::Linked | LinkOutcome::AlreadyLinked => Ok(()),
+            LinkOutcome::InUse => Err(SocialError::InUse),
+        }
+    }
+}
