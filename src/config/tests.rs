@@ -334,3 +334,47 @@ fn bad_phone_settings_name_their_variable_and_never_echo_a_secret() {
         assert!(!err.to_string().contains("too-short-key"));
     }
 }
+
+#[test]
+fn social_providers_are_off_without_settings_and_bad_values_name_their_variable() {
+    let s = settings(&[]).unwrap();
+    assert!(s.social.google.is_none() && s.social.facebook.is_none());
+    assert_eq!(s.social.min_refetch, Duration::from_secs(60));
+    assert!(s.social.settings.auto_link_google && !s.social.settings.require_nonce);
+    let s = settings(&[
+        (
+            "GOOGLE_CLIENT_IDS",
+            "web.apps.googleusercontent.com, ios.apps.googleusercontent.com",
+        ),
+        ("FACEBOOK_APP_ID", "123"),
+        ("FACEBOOK_APP_SECRET", "facebook-secret-value"),
+    ])
+    .unwrap();
+    assert_eq!(s.social.google.unwrap().client_ids.len(), 2);
+    assert_eq!(s.social.facebook.unwrap().graph_version, "v21.0");
+    for (vars, variable) in [
+        (vec![("FACEBOOK_APP_ID", "123")], "FACEBOOK_APP_SECRET"),
+        (
+            vec![("FACEBOOK_APP_SECRET", "facebook-secret-value")],
+            "FACEBOOK_APP_ID",
+        ),
+        (
+            vec![
+                ("FACEBOOK_APP_ID", "1"),
+                ("FACEBOOK_APP_SECRET", "facebook-secret-value"),
+                ("FACEBOOK_GRAPH_VERSION", "latest"),
+            ],
+            "FACEBOOK_GRAPH_VERSION",
+        ),
+        (vec![("SOCIAL_AUTO_LINK", "always")], "SOCIAL_AUTO_LINK"),
+        (
+            vec![("GOOGLE_CLIENT_IDS", "x"), ("GOOGLE_JWKS_URL", "ftp://x")],
+            "GOOGLE_JWKS_URL",
+        ),
+        (vec![("LOGIN_NONCE_TTL_SECS", "5")], "LOGIN_NONCE_TTL_SECS"),
+    ] {
+        let err = settings(&vars).unwrap_err();
+        assert_eq!(err.variable, variable, "{vars:?}");
+        assert!(!err.to_string().contains("facebook-secret-value"));
+    }
+}

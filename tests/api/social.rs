@@ -519,3 +519,84 @@ async fn a_stale_snapshot_without_a_trusted_client_needs_the_password_for_social
         response.body
     );
 }
+
+#[tokio::test]
+async fn a_workspace_domain_restriction_refuses_other_accounts() {
+    let app = spawn_app_with(|s| {
+        s.social.google.as_mut().unwrap().allowed_hd = Some("club.example".into());
+    })
+    .await;
+    let anna = app.login_as(ANNA, Some("p")).await;
+    let other = app
+        .social
+        .google_id_token(json!({"sub": "g-hd", "hd": "elsewhere.example"}));
+    let none = app.social.google_id_token(json!({"sub": "g-hd"}));
+    for token in [other, none] {
+        let response = app
+            .gql(
+                LINK,
+                json!({"i": {"provider": "GOOGLE", "idToken": token}}),
+                anna["accessToken"].as_str(),
+            )
+            .await;
+        assert_invalid(&response, "GOOGLE");
+    }
+    let ours = app
+        .social
+        .google_id_token(json!({"sub": "g-hd", "hd": "club.example"}));
+    let response = app
+        .gql(
+            LINK,
+            json!({"i": {"provider": "GOOGLE", "idToken": ours}}),
+            anna["accessToken"].as_str(),
+        )
+        .await;
+    assert_eq!(response.code(), None, "{}", response.body);
+}
+
+#[tokio::test]
+async fn production_never_wires_the_simulators() {
+    let app = spawn_app_with(|s| {
+        s.production = true;
+        s.social.google = None;
+        s.social.facebook = None;
+    })
+    .await;
+    for provider in ["GOOGLE", "FACEBOOK"] {
+        let response = social_login(&app, json!({"provider": provider, "idToken": "x"})).await;
+        assert_eq!(
+            response.code(),
+            Some("PROVIDER_NOT_CONFIGURED"),
+            "{}",
+            response.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_social_inputs_get_clear_errors() {
+    let app = spawn_app().await;
+    for (input, field) in [
+        (json!({"provider": "GOOGLE"}), "idToken"),
+        (json!({"provider": "GOOGLE", "accessToken": "x"}), "idToken"),
+        (
+            json!({"provider": "FACEBOOK", "idToken": "x", "accessToken": "y"}),
+            "idToken",
+        ),
+        (
+            json!({"provider": "GOOGLE", "idToken": "x", "device": {"deviceId": "d".repeat(1000)}}),
+            "device.deviceId",
+        ),
+    ] {
+        let response = social_login(&app, input).await;
+        assert_eq!(response.code(), Some("BAD_USER_INPUT"), "{}", response.body);
+        assert_eq!(
+            response.error_extension("field"),
+            field,
+            "{}",
+            response.body
+        );
+    }
+    let unknown = social_login(&app, json!({"provider": "MYSPACE", "idToken": "x"})).await;
+    assert_eq!(unknown.code(), Some("BAD_USER_INPUT"), "{}", unknown.body);
+}
