@@ -80,6 +80,35 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(UnlinkedIdentities::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(UnlinkedIdentities::Provider)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(UnlinkedIdentities::Subject)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(UnlinkedIdentities::UserId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(UnlinkedIdentities::UnlinkedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(UnlinkedIdentities::Provider)
+                            .col(UnlinkedIdentities::Subject),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         for (name, table) in [
             ("ix_login_nonces_expires", LoginNonces::Table.into_iden()),
             ("ix_link_tokens_expires", LinkTokens::Table.into_iden()),
@@ -125,6 +154,9 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         manager
+            .drop_table(Table::drop().table(UnlinkedIdentities::Table).to_owned())
+            .await?;
+        manager
             .drop_table(Table::drop().table(LinkTokens::Table).to_owned())
             .await?;
         manager
@@ -155,6 +187,16 @@ enum LinkTokens {
     CreatedAt,
     ExpiresAt,
     ConsumedAt,
+}
+
+/// Accounts a member unlinked: never linked to a member by email again.
+#[derive(DeriveIden)]
+enum UnlinkedIdentities {
+    Table,
+    Provider,
+    Subject,
+    UserId,
+    UnlinkedAt,
 }
 
 #[derive(DeriveIden)]

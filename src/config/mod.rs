@@ -155,7 +155,7 @@ impl Settings {
             phone: phone::phone(&env, production)?,
             hybris_trusted_client: phone::trusted_client(&env)?,
             snapshot: phone::snapshot_rule(&env)?,
-            social: social::social(&env)?,
+            social: social::social(&env, production)?,
         };
         if production {
             production::refuse_stand_ins(&env, &settings)?;

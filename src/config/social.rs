@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use super::read::{ConfigResult, Env, invalid, parse_http_url};
 use crate::adapters::social::{FacebookSettings, GoogleSettings};
+use crate::auth::limits::Limit;
 use crate::auth::social::SocialSettings;
 
 #[derive(Debug, Clone)]
@@ -21,14 +22,25 @@ pub struct SocialConfig {
     pub min_refetch: Duration,
 }
 
-fn url(env: &Env, name: &'static str, default: &str) -> ConfigResult<reqwest::Url> {
-    Ok(match env.http_url(name)? {
+/// Keys and Graph answers decide who signs in: in production they come over https only.
+fn url(
+    env: &Env,
+    name: &'static str,
+    default: &str,
+    production: bool,
+) -> ConfigResult<reqwest::Url> {
+    let url = match env.http_url(name)? {
         Some(url) => url,
         None => parse_http_url(default).map_err(|reason| invalid(name, reason))?,
-    })
+    };
+    if production && url.scheme() != "https" {
+        return Err(invalid(name, "must be an https:// URL in production"));
+    }
+    Ok(url)
 }
 
-pub fn social(env: &Env) -> ConfigResult<SocialConfig> {
+pub fn social(env: &Env, production: bool) -> ConfigResult<SocialConfig> {
+    let window = Duration::from_secs(env.number("SOCIAL_IP_WINDOW_SECS", 300, 1..=86_400)?);
     let client_ids = env.list("GOOGLE_CLIENT_IDS", |id| Ok(id.to_owned()))?;
     let google = if client_ids.is_empty() {
         None
@@ -39,6 +51,7 @@ pub fn social(env: &Env) -> ConfigResult<SocialConfig> {
                 env,
                 "GOOGLE_JWKS_URL",
                 "https://www.googleapis.com/oauth2/v3/certs",
+                production,
             )?,
             allowed_hd: env.get("GOOGLE_ALLOWED_HD"),
         })
@@ -52,8 +65,14 @@ pub fn social(env: &Env) -> ConfigResult<SocialConfig> {
                 env,
                 "FACEBOOK_JWKS_URL",
                 "https://limited.facebook.com/.well-known/oauth/openid/jwks/",
+                production,
             )?,
-            graph_url: url(env, "FACEBOOK_GRAPH_URL", "https://graph.facebook.com")?,
+            graph_url: url(
+                env,
+                "FACEBOOK_GRAPH_URL",
+                "https://graph.facebook.com",
+                production,
+            )?,
             graph_version: graph_version(env)?,
         }),
         (Some(_), None) => {
@@ -81,9 +100,17 @@ pub fn social(env: &Env) -> ConfigResult<SocialConfig> {
             )?,
             nonce_ttl: env.seconds("LOGIN_NONCE_TTL_SECS", 600, 30..=3600)?,
             link_token_ttl: env.seconds("LINK_TOKEN_TTL_SECS", 600, 30..=3600)?,
+            ip_failures: Limit {
+                max: env.number("SOCIAL_IP_MAX_FAILURES", 50, 1..=1_000_000)? as i64,
+                window,
+            },
+            nonces_per_ip: Limit {
+                max: env.number("LOGIN_NONCE_MAX_PER_IP", 60, 1..=1_000_000)? as i64,
+                window,
+            },
         },
         timeout: env.millis("SOCIAL_HTTP_TIMEOUT_MS", 3000, 100..=60_000)?,
-        min_refetch: Duration::from_secs(env.number("JWKS_MIN_REFETCH_SECS", 60, 0..=3600)?),
+        min_refetch: Duration::from_secs(env.number("JWKS_MIN_REFETCH_SECS", 60, 1..=3600)?),
     })
 }
 

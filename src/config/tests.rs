@@ -352,6 +352,12 @@ fn social_providers_are_off_without_settings_and_bad_values_name_their_variable(
     .unwrap();
     assert_eq!(s.social.google.unwrap().client_ids.len(), 2);
     assert_eq!(s.social.facebook.unwrap().graph_version, "v21.0");
+    let mut vars = PRODUCTION_WITH_STAND_INS.to_vec();
+    vars.extend([
+        ("GOOGLE_CLIENT_IDS", "web.apps.googleusercontent.com"),
+        ("GOOGLE_JWKS_URL", "http://keys.example.org/certs"),
+    ]);
+    assert_eq!(settings(&vars).unwrap_err().variable, "GOOGLE_JWKS_URL");
     for (vars, variable) in [
         (vec![("FACEBOOK_APP_ID", "123")], "FACEBOOK_APP_SECRET"),
         (
@@ -372,6 +378,10 @@ fn social_providers_are_off_without_settings_and_bad_values_name_their_variable(
             "GOOGLE_JWKS_URL",
         ),
         (vec![("LOGIN_NONCE_TTL_SECS", "5")], "LOGIN_NONCE_TTL_SECS"),
+        (
+            vec![("JWKS_MIN_REFETCH_SECS", "0")],
+            "JWKS_MIN_REFETCH_SECS",
+        ),
     ] {
         let err = settings(&vars).unwrap_err();
         assert_eq!(err.variable, variable, "{vars:?}");

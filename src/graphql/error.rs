@@ -218,6 +218,7 @@ impl From<SocialError> for ApiError {
             },
             SocialError::InUse => Self::SocialAccountInUse,
             SocialError::Unavailable { retry_after } => Self::ProviderUnavailable { retry_after },
+            SocialError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             SocialError::Login(e) => e.into(),
             SocialError::Unexpected(e) => Self::Internal(e),
         }

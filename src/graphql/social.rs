@@ -112,10 +112,7 @@ impl SocialMutation {
     /// (`LOGIN_NONCE_TTL_SECS`).
     async fn create_login_nonce(&self, ctx: &Context<'_>) -> async_graphql::Result<LoginNonce> {
         let auth = auth(ctx)?;
-        let (nonce, expires_at) = api(
-            ctx,
-            auth.create_login_nonce().await.map_err(ApiError::Internal),
-        )?;
+        let (nonce, expires_at) = api(ctx, auth.create_login_nonce(client_ip(ctx)).await)?;
         Ok(LoginNonce {
             nonce: nonce.expose().to_owned(),
             expires_at: DateTime(expires_at),

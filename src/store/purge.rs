@@ -60,6 +60,10 @@ impl Store {
                 .exec(&self.db)
                 .await?
                 .rows_affected;
+        // Login nonces and link tokens likewise.
+        let tokens = tokens
+            + super::social::purge_expired(&self.db, now - chrono::Duration::days(1), batch)
+                .await?;
         let dead_sessions = Query::select()
             .column(sessions::Column::Id)
             .from(sessions::Entity)

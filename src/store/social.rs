@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     LinkOutcome, NewLink, NewOutboxMessage, Store, StoreResult,
-    entities::{identities, link_tokens, login_nonces, users},
+    entities::{identities, link_tokens, login_nonces, unlinked_identities, users},
 };
 use crate::domain::{Email, Provider, SessionId, UserId};
 
@@ -138,6 +138,16 @@ impl Store {
             .collect())
     }
 
+    /// Whether a member unlinked this account once: it is then never linked by email again.
+    pub async fn was_unlinked(&self, provider: &Provider, subject: &str) -> StoreResult<bool> {
+        Ok(unlinked_identities::Entity::find()
+            .filter(unlinked_identities::Column::Provider.eq(provider.as_str()))
+            .filter(unlinked_identities::Column::Subject.eq(subject))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
     /// The provider accounts (Google, Facebook) linked to a member, oldest first.
     pub async fn linked_accounts(&self, user_id: UserId) -> StoreResult<Vec<LinkedAccountRecord>> {
         Ok(identities::Entity::find()
@@ -184,6 +194,11 @@ impl Store {
         now: DateTime<Utc>,
         events: Vec<NewOutboxMessage>,
     ) -> StoreResult<bool> {
+        let linked = identities::Entity::find()
+            .filter(identities::Column::UserId.eq(user_id.0))
+            .filter(identities::Column::Provider.eq(provider.as_str()))
+            .all(&self.db)
+            .await?;
         let txn = self.db.begin().await?;
         let removed = identities::Entity::delete_many()
             .filter(identities::Column::UserId.eq(user_id.0))
@@ -193,6 +208,28 @@ impl Store {
             .rows_affected
             > 0;
         if removed {
+            // Remembered, so the account is never linked to this member by email again.
+            for identity in linked {
+                unlinked_identities::Entity::insert(unlinked_identities::ActiveModel {
+                    provider: Set(identity.provider),
+                    subject: Set(identity.subject),
+                    user_id: Set(user_id.0),
+                    unlinked_at: Set(now),
+                })
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns([
+                        unlinked_identities::Column::Provider,
+                        unlinked_identities::Column::Subject,
+                    ])
+                    .update_columns([
+                        unlinked_identities::Column::UserId,
+                        unlinked_identities::Column::UnlinkedAt,
+                    ])
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            }
             super::outbox::insert(&txn, now, events).await?;
         }
         txn.commit().await?;
@@ -262,4 +299,35 @@ fn to_link_record(row: link_tokens::Model) -> Option<LinkTokenRecord> {
         subject: row.subject,
         email: row.email,
     })
+}
+
+/// Deletes nonces and link tokens that expired before `before`, at most `batch` of each.
+pub(super) async fn purge_expired(
+    db: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    batch: u64,
+) -> StoreResult<u64> {
+    use sea_orm::sea_query::Query;
+    let nonces = Query::select()
+        .column(login_nonces::Column::Hash)
+        .from(login_nonces::Entity)
+        .and_where(login_nonces::Column::ExpiresAt.lte(before))
+        .limit(batch)
+        .to_owned();
+    let links = Query::select()
+        .column(link_tokens::Column::Hash)
+        .from(link_tokens::Entity)
+        .and_where(link_tokens::Column::ExpiresAt.lte(before))
+        .limit(batch)
+        .to_owned();
+    Ok(login_nonces::Entity::delete_many()
+        .filter(login_nonces::Column::Hash.in_subquery(nonces))
+        .exec(db)
+        .await?
+        .rows_affected
+        + link_tokens::Entity::delete_many()
+            .filter(link_tokens::Column::Hash.in_subquery(links))
+            .exec(db)
+            .await?
+            .rows_affected)
 }

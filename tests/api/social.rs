@@ -600,3 +600,104 @@ async fn malformed_social_inputs_get_clear_errors() {
     let unknown = social_login(&app, json!({"provider": "MYSPACE", "idToken": "x"})).await;
     assert_eq!(unknown.code(), Some("BAD_USER_INPUT"), "{}", unknown.body);
 }
+
+#[tokio::test]
+async fn an_unlinked_account_is_never_linked_again_by_its_email() {
+    let app = spawn_app().await;
+    let anna = app.login_as(ANNA, Some("p")).await;
+    let token = || {
+        app.social
+            .google_id_token(json!({"sub": "g-unlinked", "email": ANNA, "email_verified": true}))
+    };
+    assert_eq!(google_login(&app, &token(), "d").await.code(), None);
+    app.gql(
+        "mutation { unlinkSocialAccount(provider: GOOGLE) { id } }",
+        json!({}),
+        anna["accessToken"].as_str(),
+    )
+    .await;
+    let again = google_login(&app, &token(), "d").await;
+    assert_eq!(
+        again.code(),
+        Some("SOCIAL_ACCOUNT_NOT_LINKED"),
+        "{}",
+        again.body
+    );
+}
+
+#[tokio::test]
+async fn an_automatic_link_is_not_made_for_a_member_who_may_not_sign_in() {
+    let app = spawn_app().await;
+    app.login_as(ANNA, Some("p")).await;
+    app.clock.advance(chrono::Duration::days(31));
+    let now = login_api::ports::Clock::now(&app.clock).timestamp();
+    let token = app
+        .social
+        .google_id_token(json!({"sub": "g-stale", "email": ANNA,
+        "email_verified": true, "iat": now, "exp": now + 3600}));
+    let response = google_login(&app, &token, "d").await;
+    assert_eq!(
+        response.code(),
+        Some("REAUTHENTICATION_REQUIRED"),
+        "{}",
+        response.body
+    );
+    assert!(events_of(&app, "user.social_linked").await.is_empty());
+}
+
+#[tokio::test]
+async fn facebook_throttling_is_provider_unavailable_not_a_bad_token() {
+    let app = spawn_app().await;
+    app.social.set_throttled(true);
+    let token = app
+        .social
+        .facebook_access_token(login_api::sim::social::FacebookUser {
+            user_id: "fb-t".into(),
+            name: None,
+            email: None,
+            app_id: FACEBOOK_APP_ID.into(),
+            expires_at: 0,
+        });
+    let response = social_login(&app, json!({"provider": "FACEBOOK", "accessToken": token})).await;
+    assert_eq!(
+        response.code(),
+        Some("PROVIDER_UNAVAILABLE"),
+        "{}",
+        response.body
+    );
+}
+
+#[tokio::test]
+async fn refused_tokens_and_nonces_are_limited_per_client_ip() {
+    let app = spawn_app_with(|s| {
+        s.http.trusted_proxies = vec![login_api::config::IpNetwork::parse("127.0.0.1").unwrap()];
+        s.social.settings.ip_failures.max = 3;
+        s.social.settings.nonces_per_ip.max = 2;
+    })
+    .await;
+    let query = login_query();
+    let bad = json!({"i": {"provider": "GOOGLE", "idToken": "not.a.token"}});
+    for _ in 0..3 {
+        let response = app.gql_from("198.51.100.9", &query, bad.clone()).await;
+        assert_eq!(
+            response.code(),
+            Some("INVALID_SOCIAL_TOKEN"),
+            "{}",
+            response.body
+        );
+    }
+    let limited = app.gql_from("198.51.100.9", &query, bad.clone()).await;
+    assert_eq!(limited.code(), Some("RATE_LIMITED"), "{}", limited.body);
+    let other = app.gql_from("198.51.100.10", &query, bad).await;
+    assert_eq!(other.code(), Some("INVALID_SOCIAL_TOKEN"));
+
+    let nonce = "mutation { createLoginNonce { nonce } }";
+    for _ in 0..2 {
+        assert_eq!(
+            app.gql_from("198.51.100.11", nonce, json!({})).await.code(),
+            None
+        );
+    }
+    let limited = app.gql_from("198.51.100.11", nonce, json!({})).await;
+    assert_eq!(limited.code(), Some("RATE_LIMITED"), "{}", limited.body);
+}

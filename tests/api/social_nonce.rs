@@ -206,3 +206,21 @@ async fn concurrent_logins_with_one_nonce_bound_token_open_one_session() {
     );
     assert_eq!(app.count("sessions").await, sessions + 1);
 }
+
+#[tokio::test]
+async fn a_nonce_bound_token_that_found_no_member_cannot_be_used_again() {
+    let app = spawn_app().await;
+    let raw = nonce(&app).await;
+    let token = app
+        .social
+        .google_id_token(json!({"sub": "g-nobody", "email": "nobody@gmail.example", "nonce": raw}));
+    let first = google_login(&app, &token, "d").await;
+    assert_eq!(
+        first.code(),
+        Some("SOCIAL_ACCOUNT_NOT_LINKED"),
+        "{}",
+        first.body
+    );
+    let again = google_login(&app, &token, "d").await;
+    assert_eq!(again.code(), Some("INVALID_SOCIAL_TOKEN"), "{}", again.body);
+}

@@ -78,18 +78,29 @@ impl FacebookVerifier {
         )
     }
 
-    async fn get<T: for<'de> Deserialize<'de>>(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(reqwest::StatusCode, Option<T>), IdpError> {
+    /// A Graph answer: its body, or why there is none to use. Graph signals throttling with
+    /// 4xx and error codes 4, 17, 32 or 613 (rate limits): that is an outage to us, not a bad
+    /// token.
+    async fn get(&self, request: reqwest::RequestBuilder) -> Result<serde_json::Value, GraphError> {
         let response = request.timeout(self.timeout).send().await.map_err(|e| {
-            IdpError::Unavailable(format!("Graph request failed: {}", e.without_url()))
+            GraphError::Unavailable(format!("Graph request failed: {}", e.without_url()))
         })?;
         let status = response.status();
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(IdpError::Unavailable(format!("Graph answered {status}")));
+            return Err(GraphError::Unavailable(format!("Graph answered {status}")));
         }
-        Ok((status, response.json::<T>().await.ok()))
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if let Some(code) = body["error"]["code"].as_i64() {
+            return Err(if matches!(code, 4 | 17 | 32 | 613) {
+                GraphError::Unavailable(format!("Graph is throttling us (error code {code})"))
+            } else {
+                GraphError::Refused(code)
+            });
+        }
+        if !status.is_success() {
+            return Err(GraphError::Refused(0));
+        }
+        Ok(body)
     }
 
     async fn access_token(&self, token: &SecretString) -> Result<VerifiedIdentity, IdpError> {
@@ -102,17 +113,23 @@ impl FacebookVerifier {
             self.settings.app_id,
             self.settings.app_secret.expose_secret()
         );
-        let (_, debug) = self
-            .get::<DebugToken>(
+        let debug = self
+            .get(
                 self.http
                     .get(self.graph("debug_token"))
                     .query(&[("input_token", token)])
                     .bearer_auth(app_token),
             )
-            .await?;
-        let data = debug
-            .and_then(|d| d.data)
-            .ok_or(IdpError::InvalidCredentials)?;
+            .await
+            .map_err(|error| match error {
+                GraphError::Unavailable(reason) => IdpError::Unavailable(reason),
+                // debug_token itself refused: our app token, not the member's.
+                GraphError::Refused(code) => IdpError::Unexpected(anyhow::anyhow!(
+                    "Facebook refused our app token (error code {code}): check FACEBOOK_APP_ID and FACEBOOK_APP_SECRET"
+                )),
+            })?;
+        let data: DebugData = serde_json::from_value(debug["data"].clone())
+            .map_err(|_| IdpError::InvalidCredentials)?;
         let now = self.clock.now().timestamp();
         let ours = data.is_valid
             && data.app_id.as_deref() == Some(self.settings.app_id.as_str())
@@ -121,8 +138,8 @@ impl FacebookVerifier {
         let Some(user_id) = data.user_id.filter(|_| ours) else {
             return Err(IdpError::InvalidCredentials);
         };
-        let (status, me) = self
-            .get::<Me>(
+        let me = self
+            .get(
                 self.http
                     .get(self.graph("me"))
                     .query(&[
@@ -134,10 +151,12 @@ impl FacebookVerifier {
                     ])
                     .bearer_auth(token),
             )
-            .await?;
-        let me = me
-            .filter(|_| status.is_success())
-            .ok_or(IdpError::InvalidCredentials)?;
+            .await
+            .map_err(|error| match error {
+                GraphError::Unavailable(reason) => IdpError::Unavailable(reason),
+                GraphError::Refused(_) => IdpError::InvalidCredentials,
+            })?;
+        let me: Me = serde_json::from_value(me).map_err(|_| IdpError::InvalidCredentials)?;
         if me.id != user_id {
             return Err(IdpError::InvalidCredentials);
         }
@@ -174,9 +193,11 @@ fn identity(
     }
 }
 
-#[derive(Deserialize)]
-struct DebugToken {
-    data: Option<DebugData>,
+/// Why a Graph call gave nothing to use.
+enum GraphError {
+    Unavailable(String),
+    /// Graph's `error.code` (0: an error status without one).
+    Refused(i64),
 }
 
 #[derive(Deserialize)]

@@ -27,6 +27,8 @@ struct State {
     keys: Option<JwkSet>,
     fresh_until: Option<Instant>,
     last_fetch: Option<Instant>,
+    /// When a fetch last failed with no keys cached.
+    failed_empty: Option<Instant>,
 }
 
 /// Without `Cache-Control: max-age`, a set is kept this long.
@@ -59,6 +61,15 @@ impl JwksCache {
             .last_fetch
             .is_none_or(|last| now.duration_since(last) >= self.min_refetch);
         // Stale: fetch. Fresh but without this kid: fetch, at most once per `min_refetch`.
+        if state.keys.is_none()
+            && state
+                .failed_empty
+                .is_some_and(|at| now.duration_since(at) < self.min_refetch)
+        {
+            return Err(IdpError::Unavailable(
+                "the JWKS could not be fetched a moment ago".into(),
+            ));
+        }
         let fetch = !fresh || (known(&state).is_none() && may_refetch);
         if fetch {
             match self.fetch().await {
@@ -68,7 +79,14 @@ impl JwksCache {
                     state.last_fetch = Some(Instant::now());
                 }
                 Err(error) => {
+                    // Not again before `min_refetch`: an outage must not make every sign-in
+                    // wait for a fetch that fails.
                     state.last_fetch = Some(Instant::now());
+                    if state.keys.is_some() {
+                        state.fresh_until = Some(Instant::now() + self.min_refetch);
+                    } else {
+                        state.failed_empty = Some(Instant::now());
+                    }
                     if known(&state).is_none() {
                         return Err(error);
                     }

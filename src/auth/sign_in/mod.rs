@@ -223,9 +223,12 @@ impl Auth {
                 side_effects: &|record| login_side_effects(record, today),
             })
             .await?
-            .map_err(|refusal| match refusal {
-                NotRecorded::Stale => LoginError::IdentityNotLinked,
-                NotRecorded::LinkInUse => LoginError::LinkInUse,
+            .map_err(|refusal| match (refusal, &proof) {
+                (NotRecorded::Stale, Some(SignInProof::LinkToken { .. })) => {
+                    LoginError::LinkTokenInvalid
+                }
+                (NotRecorded::Stale, _) => LoginError::IdentityNotLinked,
+                (NotRecorded::LinkInUse, _) => LoginError::LinkInUse,
             })?;
         self.outbox_written.notify_waiters();
 

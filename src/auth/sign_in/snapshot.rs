@@ -42,6 +42,16 @@ impl Auth {
         self
     }
 
+    /// Whether `user` may sign in now: the snapshot rule, then the membership rule. For
+    /// decisions taken before a sign-in writes anything (an automatic link).
+    pub(in crate::auth) async fn may_sign_in(&self, user: User) -> Result<(), LoginError> {
+        let member = self.current_snapshot(user).await?;
+        member
+            .check(self.today())
+            .map(|_| ())
+            .map_err(LoginError::MembershipInactive)
+    }
+
     /// The linked member, with a snapshot fit to decide on.
     pub(super) async fn current_snapshot(&self, user: User) -> Result<Member<'static>, LoginError> {
         let rule = self.snapshot_rule;

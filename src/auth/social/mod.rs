@@ -37,6 +37,11 @@ pub struct SocialSettings {
     pub auto_link_google: bool,
     pub nonce_ttl: chrono::Duration,
     pub link_token_ttl: chrono::Duration,
+    /// Refused provider tokens per client IP (`SOCIAL_IP_MAX_FAILURES` per
+    /// `SOCIAL_IP_WINDOW_SECS`): checked before the provider is asked.
+    pub ip_failures: super::limits::Limit,
+    /// `createLoginNonce` per client IP (`LOGIN_NONCE_MAX_PER_IP` per `SOCIAL_IP_WINDOW_SECS`).
+    pub nonces_per_ip: super::limits::Limit,
 }
 
 impl Default for SocialSettings {
@@ -46,6 +51,14 @@ impl Default for SocialSettings {
             auto_link_google: true,
             nonce_ttl: chrono::Duration::seconds(600),
             link_token_ttl: chrono::Duration::seconds(600),
+            ip_failures: super::limits::Limit {
+                max: 50,
+                window: std::time::Duration::from_secs(300),
+            },
+            nonces_per_ip: super::limits::Limit {
+                max: 60,
+                window: std::time::Duration::from_secs(300),
+            },
         }
     }
 }
@@ -89,6 +102,8 @@ pub enum SocialError {
     InUse,
     #[error("the provider cannot be reached, please try again shortly")]
     Unavailable { retry_after: std::time::Duration },
+    #[error("too many attempts, please wait")]
+    RateLimited { retry_after: std::time::Duration },
     #[error(transparent)]
     Login(#[from] LoginError),
     #[error(transparent)]
@@ -157,8 +172,14 @@ impl Auth {
             .user_by_identity(&identity.provider, &identity.subject)
             .await?
             .is_none()
+            && let Err(refusal) = self.auto_link_or_refuse(provider, &identity).await
         {
-            self.auto_link_or_refuse(provider, &identity).await?;
+            // A token that got no session still used its nonce: it cannot mint link tokens
+            // (or link elsewhere) again.
+            if let Some(super::SignInProof::Nonce { hash, .. }) = &proof {
+                self.store.consume_nonce(hash, self.now()).await?;
+            }
+            return Err(refusal);
         }
         let context = SignInContext {
             device: request.device,
@@ -257,10 +278,26 @@ impl Auth {
                 .into());
             }
         };
+        let ip_key = request
+            .client_ip
+            .map(|ip| format!("social:ip:{}", super::limits::ip_key(ip)));
+        let limit = self.social.settings.ip_failures;
+        if let Some(key) = &ip_key {
+            let failures = self.count(key, 0, limit).await;
+            if failures.count >= limit.max {
+                tracing::warn!("social sign-in refused: too many refused tokens from this IP");
+                return Err(SocialError::RateLimited {
+                    retry_after: failures.resets_in.max(std::time::Duration::from_secs(1)),
+                });
+            }
+        }
         match verifier.verify(&token).await {
             Ok(identity) => Ok((identity, token)),
             Err(IdpError::InvalidCredentials) => {
                 tracing::info!("provider token refused");
+                if let Some(key) = &ip_key {
+                    self.count(key, 1, limit).await;
+                }
                 Err(SocialError::InvalidToken(provider))
             }
             Err(
@@ -289,7 +326,15 @@ impl Auth {
             && identity.email_verified
             && let Some(email) = &identity.email
             && let [member] = self.store.members_with_email(email).await?.as_slice()
+            && !self
+                .store
+                .was_unlinked(&identity.provider, &identity.subject)
+                .await?
         {
+            // Only a member who may sign in now gets the link: a refused sign-in leaves none.
+            if let Some(user) = self.store.user(*member).await? {
+                self.may_sign_in(user).await?;
+            }
             tracing::info!("verified Google email matches exactly one member: linking it");
             return self.link(*member, identity, "auto_email").await;
         }

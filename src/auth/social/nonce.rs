@@ -30,8 +30,22 @@ pub(super) enum NonceUse {
 }
 
 impl Auth {
-    /// A fresh single-use nonce for the provider SDK, and until when it is good.
-    pub async fn create_login_nonce(&self) -> anyhow::Result<(OneTimeValue, DateTime<Utc>)> {
+    /// A fresh single-use nonce for the provider SDK, and until when it is good. `Err` with
+    /// the wait when `client_ip` asked for too many.
+    pub async fn create_login_nonce(
+        &self,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<(OneTimeValue, DateTime<Utc>), SocialError> {
+        if let Some(ip) = client_ip {
+            let limit = self.social.settings.nonces_per_ip;
+            let key = format!("social:nonce:ip:{}", super::super::limits::ip_key(ip));
+            let window = self.count(&key, 1, limit).await;
+            if window.count > limit.max {
+                return Err(SocialError::RateLimited {
+                    retry_after: window.resets_in.max(std::time::Duration::from_secs(1)),
+                });
+            }
+        }
         let now = self.now();
         let nonce = OneTimeValue::generate();
         let expires_at = now + self.social.settings.nonce_ttl;

@@ -47,6 +47,13 @@ pub(super) async fn debug_token(
         return down;
     }
     sim.graph_requests.fetch_add(1, Ordering::SeqCst);
+    if sim.throttled.load(Ordering::SeqCst) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            4,
+            "Application request limit reached",
+        );
+    }
     let app_token = format!("{}|{}", sim.facebook_app_id, sim.facebook_app_secret);
     if bearer(&headers) != Some(app_token.as_str()) {
         return graph_error(

@@ -100,6 +100,8 @@ pub struct SocialSim {
     google_jwks_fetches: AtomicUsize,
     graph_requests: AtomicUsize,
     outage: AtomicBool,
+    /// While on, Graph answers its rate-limit error (HTTP 400, code 4).
+    throttled: AtomicBool,
     max_age_secs: AtomicU64,
     key_serial: AtomicUsize,
 }
@@ -121,6 +123,7 @@ impl SocialSim {
             google_jwks_fetches: AtomicUsize::new(0),
             graph_requests: AtomicUsize::new(0),
             outage: AtomicBool::new(false),
+            throttled: AtomicBool::new(false),
             max_age_secs: AtomicU64::new(21_600),
             key_serial: AtomicUsize::new(1),
         })
@@ -212,6 +215,11 @@ impl SocialSim {
     /// While on, every endpoint answers 503.
     pub fn set_outage(&self, on: bool) {
         self.outage.store(on, Ordering::SeqCst);
+    }
+
+    /// While on, Graph answers "Application request limit reached" (code 4), as it does.
+    pub fn set_throttled(&self, on: bool) {
+        self.throttled.store(on, Ordering::SeqCst);
     }
 
     fn down(&self) -> Option<Response> {
