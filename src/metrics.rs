@@ -50,6 +50,12 @@ pub struct SmsOutcome {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BreakerTransition {
+    /// `open`, `half_open` or `closed`.
+    pub to: &'static str,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -64,6 +70,9 @@ pub struct Metrics {
     pub sms: Family<SmsOutcome, Counter>,
     pub code_logins: Family<Outcome, Counter>,
     pub social_logins: Family<Outcome, Counter>,
+    /// 0 closed, 1 half-open, 2 open.
+    pub hybris_breaker_state: Gauge,
+    pub hybris_breaker_transitions: Family<BreakerTransition, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -134,8 +143,22 @@ impl Default for Metrics {
             "loginWithSocial attempts by outcome code",
             social_logins.clone(),
         );
+        let hybris_breaker_state = Gauge::default();
+        registry.register(
+            "hybris_breaker_state",
+            "The Hybris circuit breaker: 0 closed, 1 half-open, 2 open",
+            hybris_breaker_state.clone(),
+        );
+        let hybris_breaker_transitions = Family::<BreakerTransition, Counter>::default();
+        registry.register(
+            "hybris_breaker_transitions",
+            "Hybris circuit breaker state changes by new state",
+            hybris_breaker_transitions.clone(),
+        );
         Self {
             registry,
+            hybris_breaker_state,
+            hybris_breaker_transitions,
             sms,
             code_logins,
             social_logins,

@@ -57,6 +57,23 @@ pub trait PasswordChecker: Send + Sync {
     /// Ends the grant upstream once it has served (RFC 7009 token revocation), so a leaked
     /// copy dies. Best effort: failures are logged and counted, never returned.
     async fn revoke(&self, grant: UpstreamGrant);
+
+    /// Whether password checks can be made now (the circuit breaker's view).
+    fn availability(&self) -> Availability {
+        Availability::Available
+    }
+}
+
+/// Whether a dependency takes calls now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    /// Recovering: a probe decides.
+    Degraded,
+    /// Refused for this long.
+    Unavailable {
+        retry_after: std::time::Duration,
+    },
 }
 
 /// Reads members' profiles, membership included, from the member directory (Hybris OCC).
@@ -149,6 +166,10 @@ pub enum IdpError {
     /// those refusals count toward its lockout even though the attempt ends as an outage.
     #[error("the identity provider is unavailable after refusing {refused} tries: {reason}")]
     UnavailableAfterRefusals { refused: i64, reason: String },
+    /// Not asked: the circuit breaker is open after an outage (or too many calls are in
+    /// flight); asking again is pointless before `retry_after`.
+    #[error("the identity provider is not being called for now (circuit open)")]
+    CircuitOpen { retry_after: std::time::Duration },
     /// The provider answered, but with data we cannot use (a malformed membership date, a
     /// profile without an id): its data needs fixing, not our code.
     #[error("the identity provider sent data we cannot read")]

@@ -14,6 +14,9 @@ pub enum LoginError {
     InvalidCredentials,
     #[error("the membership service is unavailable, please try again shortly")]
     UpstreamUnavailable,
+    /// Hybris is known to be down: not asked, answered at once.
+    #[error("the membership service is unavailable, please try again shortly")]
+    UpstreamCircuitOpen { retry_after: std::time::Duration },
     /// Hybris sent member data we cannot read; the cause is for the log.
     #[error("the membership service sent data that could not be read")]
     UpstreamDataInvalid(anyhow::Error),

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+pub use crate::ports::Availability;
 pub use error::{AuthError, CodeError, LinkError, LoginError, RefreshError, SessionError};
 pub use logout::LogoutScope;
 pub use sessions::{DeviceUpdateError, SessionStatus};

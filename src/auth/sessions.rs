@@ -124,3 +124,10 @@ impl Auth {
         Ok(self.current_session(principal).await?)
     }
 }
+
+impl Auth {
+    /// Whether password logins can reach the member directory now (its circuit breaker).
+    pub fn password_login_availability(&self) -> crate::ports::Availability {
+        self.password.checker.availability()
+    }
+}

@@ -50,3 +50,23 @@ pub fn roles_field(env: &Env) -> ConfigResult<Option<String>> {
     }
     Ok(Some(field))
 }
+
+/// `HYBRIS_BREAKER_*`: when the circuit breaker on the Hybris calls opens, and for how long.
+pub fn breaker(env: &Env) -> ConfigResult<crate::adapters::hybris::breaker::BreakerSettings> {
+    let percent = env.number("HYBRIS_BREAKER_FAILURE_PERCENT", 50, 1..=100)?;
+    let settings = crate::adapters::hybris::breaker::BreakerSettings {
+        failure_ratio: percent as f64 / 100.0,
+        min_calls: env.number("HYBRIS_BREAKER_MIN_CALLS", 10, 1..=10_000)? as usize,
+        window: env.seconds("HYBRIS_BREAKER_WINDOW_SECS", 30, 1..=3600)?,
+        consecutive: env.number("HYBRIS_BREAKER_CONSECUTIVE_FAILURES", 5, 1..=10_000)? as u32,
+        open_for: env.seconds("HYBRIS_BREAKER_OPEN_SECS", 30, 1..=3600)?,
+        max_open: env.seconds("HYBRIS_BREAKER_MAX_OPEN_SECS", 300, 1..=86_400)?,
+    };
+    if settings.max_open < settings.open_for {
+        return Err(invalid(
+            "HYBRIS_BREAKER_MAX_OPEN_SECS",
+            "must not be below HYBRIS_BREAKER_OPEN_SECS",
+        ));
+    }
+    Ok(settings)
+}

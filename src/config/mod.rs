@@ -83,6 +83,10 @@ pub struct Settings {
     pub snapshot: crate::auth::SnapshotRule,
     /// Sign-in with Google and Facebook.
     pub social: SocialConfig,
+    /// The circuit breaker on the Hybris calls.
+    pub hybris_breaker: crate::adapters::hybris::breaker::BreakerSettings,
+    /// `HYBRIS_MAX_IN_FLIGHT` (64): calls to Hybris in flight at once.
+    pub hybris_max_in_flight: usize,
 }
 
 impl Settings {
@@ -156,6 +160,8 @@ impl Settings {
             hybris_trusted_client: phone::trusted_client(&env)?,
             snapshot: phone::snapshot_rule(&env)?,
             social: social::social(&env, production)?,
+            hybris_breaker: hybris::breaker(&env)?,
+            hybris_max_in_flight: env.number("HYBRIS_MAX_IN_FLIGHT", 64, 1..=100_000)? as usize,
         };
         if production {
             production::refuse_stand_ins(&env, &settings)?;

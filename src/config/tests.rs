@@ -388,3 +388,28 @@ fn social_providers_are_off_without_settings_and_bad_values_name_their_variable(
         assert!(!err.to_string().contains("facebook-secret-value"));
     }
 }
+
+#[test]
+fn the_hybris_breaker_settings_have_defaults_and_name_their_variable() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.hybris_breaker.consecutive, 5);
+    assert_eq!(s.hybris_breaker.min_calls, 10);
+    assert_eq!(s.hybris_breaker.open_for.num_seconds(), 30);
+    assert_eq!(s.hybris_max_in_flight, 64);
+    for (vars, variable) in [
+        (
+            vec![("HYBRIS_BREAKER_FAILURE_PERCENT", "0")],
+            "HYBRIS_BREAKER_FAILURE_PERCENT",
+        ),
+        (
+            vec![
+                ("HYBRIS_BREAKER_OPEN_SECS", "600"),
+                ("HYBRIS_BREAKER_MAX_OPEN_SECS", "300"),
+            ],
+            "HYBRIS_BREAKER_MAX_OPEN_SECS",
+        ),
+        (vec![("HYBRIS_MAX_IN_FLIGHT", "0")], "HYBRIS_MAX_IN_FLIGHT"),
+    ] {
+        assert_eq!(settings(&vars).unwrap_err().variable, variable);
+    }
+}

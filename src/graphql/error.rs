@@ -25,6 +25,10 @@ pub enum ApiError {
     },
     InvalidCredentials,
     UpstreamUnavailable,
+    /// `UPSTREAM_UNAVAILABLE` with `extensions.retryAfter`: the breaker is open.
+    UpstreamUnavailableFor {
+        retry_after: std::time::Duration,
+    },
     /// The cause is logged with the request id, never shown.
     UpstreamDataInvalid(anyhow::Error),
     MembershipInactive(InactiveReason),
@@ -85,7 +89,9 @@ impl ApiError {
         match self {
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
-            Self::UpstreamUnavailable => ErrorCode::UpstreamUnavailable,
+            Self::UpstreamUnavailable | Self::UpstreamUnavailableFor { .. } => {
+                ErrorCode::UpstreamUnavailable
+            }
             Self::UpstreamDataInvalid(_) => ErrorCode::UpstreamDataInvalid,
             Self::MembershipInactive(_) => ErrorCode::MembershipInactive,
             Self::Unauthenticated(_) | Self::SessionEnded(_) => ErrorCode::Unauthenticated,
@@ -126,7 +132,8 @@ impl ApiError {
         let retry_after = match &self {
             Self::RateLimited { retry_after }
             | Self::SmsUnavailable { retry_after }
-            | Self::ProviderUnavailable { retry_after } => {
+            | Self::ProviderUnavailable { retry_after }
+            | Self::UpstreamUnavailableFor { retry_after } => {
                 Some(retry_after.as_secs_f64().ceil() as u64)
             }
             _ => None,
@@ -179,6 +186,9 @@ impl From<LoginError> for ApiError {
             },
             LoginError::InvalidCredentials => Self::InvalidCredentials,
             LoginError::UpstreamUnavailable => Self::UpstreamUnavailable,
+            LoginError::UpstreamCircuitOpen { retry_after } => {
+                Self::UpstreamUnavailableFor { retry_after }
+            }
             LoginError::UpstreamDataInvalid(e) => Self::UpstreamDataInvalid(e),
             LoginError::MembershipInactive(reason) => Self::MembershipInactive(reason),
             LoginError::RateLimited { retry_after } => Self::RateLimited { retry_after },

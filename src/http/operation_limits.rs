@@ -31,6 +31,7 @@ const KNOWN_ROOT_FIELDS: &[&str] = &[
     "currentSession",
     "sessions",
     "sessionStatus",
+    "serviceStatus",
     "__schema",
     "__type",
     "__typename",

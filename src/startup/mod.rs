@@ -74,7 +74,12 @@ impl Application {
                 hybris.client_secret,
                 hybris.base_site,
             )
-            .with_roles_field(settings.hybris_roles_field.clone()),
+            .with_roles_field(settings.hybris_roles_field.clone())
+            .with_breaker(
+                settings.hybris_breaker,
+                settings.hybris_max_in_flight,
+                clock.clone(),
+            ),
         );
         if !settings.short_lifetimes.is_empty() {
             tracing::warn!(

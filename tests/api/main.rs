@@ -8,6 +8,7 @@ mod abuse;
 mod access;
 mod architecture;
 mod binary;
+mod breaker;
 mod devices;
 mod fuzz;
 mod health;

@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub mod breaker;
 mod occ;
 mod trusted;
 
@@ -50,6 +51,11 @@ pub struct HybrisClient {
     /// The `fields` of the profile read: ours, and the roles field when one is configured.
     profile_fields: String,
     roles_field: Option<String>,
+    /// Outage protection: `None` calls Hybris whatever happened before.
+    breaker: Option<breaker::CircuitBreaker>,
+    /// At most this many calls in flight (`HYBRIS_MAX_IN_FLIGHT`): a slow Hybris is answered
+    /// fast instead of piling up requests.
+    bulkhead: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl HybrisClient {
@@ -72,7 +78,23 @@ impl HybrisClient {
             base_site,
             profile_fields: PROFILE_FIELDS.to_owned(),
             roles_field: None,
+            breaker: None,
+            bulkhead: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                tokio::sync::Semaphore::MAX_PERMITS,
+            )),
         }
+    }
+
+    /// Puts the calls behind a circuit breaker and a bulkhead of `max_in_flight` calls.
+    pub fn with_breaker(
+        mut self,
+        settings: breaker::BreakerSettings,
+        max_in_flight: usize,
+        clock: std::sync::Arc<dyn crate::ports::Clock>,
+    ) -> Self {
+        self.breaker = Some(breaker::CircuitBreaker::new(settings, clock));
+        self.bulkhead = std::sync::Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
+        self
     }
 
     /// Also reads the member's roles from this profile field (`HYBRIS_ROLES_FIELD`).
@@ -203,6 +225,17 @@ impl PasswordChecker for HybrisClient {
         password.candidates().len() as i64
     }
 
+    fn availability(&self) -> crate::ports::Availability {
+        use crate::ports::Availability;
+        match self.breaker.as_ref().map(|b| b.state()) {
+            None | Some(breaker::BreakerState::Closed) => Availability::Available,
+            Some(breaker::BreakerState::HalfOpen) => Availability::Degraded,
+            Some(breaker::BreakerState::Open { retry_after }) => {
+                Availability::Unavailable { retry_after }
+            }
+        }
+    }
+
     /// `POST /authorizationserver/oauth/revoke` with our client's credentials. Releases before
     /// the endpoint existed answer 302 (to a login page), 401 or 404: nothing to revoke there.
     #[tracing::instrument(name = "hybris.revoke", skip_all)]
@@ -252,18 +285,45 @@ impl MemberDirectory for HybrisClient {
 }
 
 impl HybrisClient {
-    /// Records the call's latency, and its failure unless it was an answer about credentials.
+    /// Calls through the bulkhead and the breaker; records the latency, and the failure
+    /// unless it was an answer about credentials.
     async fn measured<T>(
         &self,
         endpoint: &'static str,
         call: impl std::future::Future<Output = Result<T, IdpError>>,
     ) -> Result<T, IdpError> {
+        let Ok(_permit) = self.bulkhead.try_acquire() else {
+            tracing::warn!(
+                endpoint,
+                "Hybris call refused: HYBRIS_MAX_IN_FLIGHT calls in flight"
+            );
+            return Err(IdpError::CircuitOpen {
+                retry_after: std::time::Duration::from_secs(1),
+            });
+        };
+        let admitted = match &self.breaker {
+            None => None,
+            Some(breaker) => match breaker.admit() {
+                Ok((admitted, transition)) => {
+                    self.transitioned(transition);
+                    Some(admitted)
+                }
+                Err(retry_after) => return Err(IdpError::CircuitOpen { retry_after }),
+            },
+        };
         let started = std::time::Instant::now();
         let result = call.await;
         self.metrics
             .hybris_latency
             .get_or_create(&metrics::Endpoint { endpoint })
             .observe(started.elapsed().as_secs_f64());
+        let outage = matches!(
+            result,
+            Err(IdpError::Unavailable(_)) | Err(IdpError::UnavailableAfterRefusals { .. })
+        );
+        if let (Some(breaker), Some(admitted)) = (&self.breaker, admitted) {
+            self.transitioned(breaker.record(admitted, outage));
+        }
         let kind = match &result {
             Err(IdpError::Unavailable(_)) => Some("unavailable"),
             Err(IdpError::Unexpected(_)) => Some("unexpected"),
@@ -277,6 +337,28 @@ impl HybrisClient {
                 .inc();
         }
         result
+    }
+
+    fn transitioned(&self, transition: Option<breaker::Transition>) {
+        let Some(transition) = transition else {
+            return;
+        };
+        let (to, gauge) = match transition {
+            breaker::Transition::Opened => ("open", 2),
+            breaker::Transition::HalfOpened => ("half_open", 1),
+            breaker::Transition::Closed => ("closed", 0),
+        };
+        match transition {
+            breaker::Transition::Opened => tracing::error!(
+                "the Hybris circuit breaker opened: password logins answer UPSTREAM_UNAVAILABLE at once"
+            ),
+            _ => tracing::warn!(to, "the Hybris circuit breaker changed state"),
+        }
+        self.metrics.hybris_breaker_state.set(gauge);
+        self.metrics
+            .hybris_breaker_transitions
+            .get_or_create(&metrics::BreakerTransition { to })
+            .inc();
     }
 }
 

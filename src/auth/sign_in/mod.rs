@@ -265,6 +265,13 @@ fn refused(error: IdpError) -> LoginError {
             tracing::warn!(%reason, "login failed: upstream unavailable");
             LoginError::UpstreamUnavailable
         }
+        IdpError::CircuitOpen { retry_after } => {
+            tracing::info!(
+                retry_after_secs = retry_after.as_secs(),
+                "login refused at once: the Hybris circuit is open"
+            );
+            LoginError::UpstreamCircuitOpen { retry_after }
+        }
         IdpError::InvalidData(error) => {
             LoginError::UpstreamDataInvalid(error.context("reading the member's profile"))
         }

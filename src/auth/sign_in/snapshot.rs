@@ -91,6 +91,15 @@ impl Auth {
                 tracing::info!("sign-in refused: Hybris no longer knows the member's uid");
                 Err(LoginError::ReauthenticationRequired)
             }
+            Err(IdpError::CircuitOpen { .. }) if age <= rule.max_age => {
+                tracing::warn!(
+                    "Hybris is not being called (circuit open); the stored snapshot serves"
+                );
+                Ok(Member::Linked(user))
+            }
+            Err(IdpError::CircuitOpen { retry_after }) => {
+                Err(LoginError::UpstreamCircuitOpen { retry_after })
+            }
             Err(IdpError::Unavailable(reason)) if age <= rule.max_age => {
                 tracing::warn!(%reason, "re-reading the membership failed; the stored snapshot serves");
                 Ok(Member::Linked(user))
