@@ -199,4 +199,6 @@ fn database_url(env: &Env) -> Result<Option<String>, ConfigError> {
 }
 
 #[cfg(test)]
+mod sign_in_tests;
+#[cfg(test)]
 mod tests;

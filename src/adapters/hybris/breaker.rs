@@ -65,7 +65,9 @@ enum Inner {
         next: Duration,
     },
     HalfOpen {
-        probing: bool,
+        /// When the probe in flight started; a probe never reported (its request was cut off)
+        /// stops counting after `window`, so the breaker cannot stay half-open forever.
+        probing: Option<DateTime<Utc>>,
         next: Duration,
     },
 }
@@ -111,14 +113,16 @@ impl CircuitBreaker {
             Inner::Closed { .. } => Ok((Admitted { probe: false }, None)),
             Inner::Open { until, next } if now >= *until => {
                 *inner = Inner::HalfOpen {
-                    probing: true,
+                    probing: Some(now),
                     next: *next,
                 };
                 Ok((Admitted { probe: true }, Some(Transition::HalfOpened)))
             }
             Inner::Open { until, .. } => Err(remaining(*until, now)),
-            Inner::HalfOpen { probing, .. } if !*probing => {
-                *probing = true;
+            Inner::HalfOpen { probing, .. }
+                if probing.is_none_or(|since| now - since > self.settings.window) =>
+            {
+                *probing = Some(now);
                 Ok((Admitted { probe: true }, None))
             }
             // One probe at a time; the others are refused briefly.
@@ -264,6 +268,20 @@ mod tests {
         let (probe, _) = breaker.admit().expect("a probe");
         assert_eq!(breaker.record(probe, false), Some(Transition::Closed));
         assert!(call(&breaker, false));
+    }
+
+    #[test]
+    fn a_probe_that_never_reports_stops_blocking_after_the_window() {
+        let (breaker, clock) = breaker();
+        for _ in 0..5 {
+            call(&breaker, true);
+        }
+        clock.advance(Duration::seconds(30));
+        let _lost = breaker.admit().expect("a probe");
+        assert!(breaker.admit().is_err());
+        clock.advance(Duration::seconds(31));
+        let (probe, _) = breaker.admit().expect("a new probe");
+        assert_eq!(breaker.record(probe, false), Some(Transition::Closed));
     }
 
     /// Every sequence of up to 12 calls (answer or outage), as a property: the breaker opens
