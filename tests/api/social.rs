@@ -432,7 +432,7 @@ async fn facebook_access_tokens_are_checked_through_debug_token_and_me() {
     let expired = app
         .social
         .facebook_access_token(user(FACEBOOK_APP_ID, chrono::Utc::now().timestamp() - 10));
-    for token in [other_app, expired, "EAAunknown".into(), String::new()] {
+    for token in [other_app, expired, "EAAunknown".into()] {
         let response =
             social_login(&app, json!({"provider": "FACEBOOK", "accessToken": token})).await;
         assert_invalid(&response, "FACEBOOK");
@@ -700,4 +700,32 @@ async fn refused_tokens_and_nonces_are_limited_per_client_ip() {
     }
     let limited = app.gql_from("198.51.100.11", nonce, json!({})).await;
     assert_eq!(limited.code(), Some("RATE_LIMITED"), "{}", limited.body);
+}
+
+#[tokio::test]
+async fn empty_tokens_are_bad_input_and_a_member_with_a_google_account_is_not_auto_linked_to_another()
+ {
+    let app = spawn_app().await;
+    for (input, field) in [
+        (json!({"provider": "GOOGLE", "idToken": ""}), "idToken"),
+        (
+            json!({"provider": "FACEBOOK", "accessToken": "  "}),
+            "accessToken",
+        ),
+    ] {
+        let response = social_login(&app, input).await;
+        assert_eq!(response.code(), Some("BAD_USER_INPUT"), "{}", response.body);
+        assert_eq!(response.error_extension("field"), field);
+    }
+    anna_with_google(&app).await;
+    let second = app
+        .social
+        .google_id_token(json!({"sub": "g-second", "email": ANNA, "email_verified": true}));
+    let response = google_login(&app, &second, "d").await;
+    assert_eq!(
+        response.code(),
+        Some("SOCIAL_ACCOUNT_NOT_LINKED"),
+        "{}",
+        response.body
+    );
 }

@@ -78,6 +78,13 @@ impl Auth {
                 .store
                 .was_unlinked(&identity.provider, &identity.subject)
                 .await?
+            // A member with an account of this provider already links another one explicitly.
+            && !self
+                .store
+                .linked_accounts(*member)
+                .await?
+                .iter()
+                .any(|account| account.provider == identity.provider)
         {
             // Only a member who may sign in now gets the link: a refused sign-in leaves none.
             if let Some(user) = self.store.user(*member).await? {

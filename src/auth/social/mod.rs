@@ -205,6 +205,20 @@ impl Auth {
             SocialProvider::Facebook => self.social.facebook.clone(),
         }
         .ok_or(SocialError::NotConfigured)?;
+        let given = |token: &Option<String>| token.as_deref().is_some_and(|t| !t.trim().is_empty());
+        if request.id_token.is_some() && !given(&request.id_token)
+            || request.access_token.is_some() && !given(&request.access_token)
+        {
+            return Err(crate::domain::InvalidInput::new(
+                if request.id_token.is_some() {
+                    "idToken"
+                } else {
+                    "accessToken"
+                },
+                "must not be empty",
+            )
+            .into());
+        }
         let token = match (&request.id_token, &request.access_token, provider) {
             (Some(token), None, _) => SocialToken::IdToken(SecretString::from(token.clone())),
             (None, Some(token), SocialProvider::Facebook) => {
