@@ -175,6 +175,16 @@ impl CircuitBreaker {
         }
     }
 
+    /// A probe whose call was dropped before it reported: the next call may probe.
+    pub fn abandon(&self, admitted: Admitted) {
+        if !admitted.probe {
+            return;
+        }
+        if let Inner::HalfOpen { probing, .. } = &mut *self.inner.lock().expect("breaker lock") {
+            *probing = None;
+        }
+    }
+
     pub fn state(&self) -> BreakerState {
         match &*self.inner.lock().expect("breaker lock") {
             Inner::Closed { .. } => BreakerState::Closed,
@@ -268,6 +278,19 @@ mod tests {
         let (probe, _) = breaker.admit().expect("a probe");
         assert_eq!(breaker.record(probe, false), Some(Transition::Closed));
         assert!(call(&breaker, false));
+    }
+
+    #[test]
+    fn an_abandoned_probe_frees_its_place_at_once() {
+        let (breaker, clock) = breaker();
+        for _ in 0..5 {
+            call(&breaker, true);
+        }
+        clock.advance(Duration::seconds(30));
+        let (lost, _) = breaker.admit().expect("a probe");
+        breaker.abandon(lost);
+        let (probe, _) = breaker.admit().expect("the next call probes");
+        assert_eq!(breaker.record(probe, false), Some(Transition::Closed));
     }
 
     #[test]

@@ -15,13 +15,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 pub mod breaker;
+mod guarded;
 mod occ;
 mod trusted;
 
 pub use trusted::TrustedClient;
 
 use crate::domain::{CustomerProfile, Email, Password};
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::ports::{IdpError, MemberDirectory, PasswordChecker, UpstreamGrant};
 use occ::OccCustomer;
 
@@ -213,8 +214,15 @@ impl PasswordChecker for HybrisClient {
             refused += 1;
         }
         let access_token = match outcome {
+            // Hybris counted the refused forms toward its lockout: so must we.
             Err(IdpError::Unavailable(reason)) if refused > 0 => {
                 return Err(IdpError::UnavailableAfterRefusals { refused, reason });
+            }
+            Err(IdpError::CircuitOpen { .. }) if refused > 0 => {
+                return Err(IdpError::UnavailableAfterRefusals {
+                    refused,
+                    reason: "the circuit breaker refused the next form".into(),
+                });
             }
             outcome => outcome?,
         };
@@ -228,6 +236,11 @@ impl PasswordChecker for HybrisClient {
     fn availability(&self) -> crate::ports::Availability {
         use crate::ports::Availability;
         match self.breaker.as_ref().map(|b| b.state()) {
+            None | Some(breaker::BreakerState::Closed)
+                if self.bulkhead.available_permits() == 0 =>
+            {
+                Availability::Degraded
+            }
             None | Some(breaker::BreakerState::Closed) => Availability::Available,
             Some(breaker::BreakerState::HalfOpen) => Availability::Degraded,
             Some(breaker::BreakerState::Open { retry_after }) => {
@@ -254,8 +267,18 @@ impl PasswordChecker for HybrisClient {
             ])
             .timeout(self.timeout)
             .send();
+        // Best effort and off the member's path: never a probe, never counted by the breaker,
+        // and skipped while Hybris is known to be down (the grant expires on its own).
+        if self
+            .breaker
+            .as_ref()
+            .is_some_and(|b| b.state() != breaker::BreakerState::Closed)
+        {
+            tracing::debug!("revocation skipped: the Hybris circuit is not closed");
+            return;
+        }
         let outcome = match self
-            .measured("revoke", async { response.await.map_err(transport_error) })
+            .timed("revoke", async { response.await.map_err(transport_error) })
             .await
         {
             Ok(response) => match response.status() {
@@ -281,84 +304,6 @@ impl MemberDirectory for HybrisClient {
         customer
             .into_profile(&grant.username, self.roles_field.as_deref())
             .map_err(IdpError::InvalidData)
-    }
-}
-
-impl HybrisClient {
-    /// Calls through the bulkhead and the breaker; records the latency, and the failure
-    /// unless it was an answer about credentials.
-    async fn measured<T>(
-        &self,
-        endpoint: &'static str,
-        call: impl std::future::Future<Output = Result<T, IdpError>>,
-    ) -> Result<T, IdpError> {
-        let Ok(_permit) = self.bulkhead.try_acquire() else {
-            tracing::warn!(
-                endpoint,
-                "Hybris call refused: HYBRIS_MAX_IN_FLIGHT calls in flight"
-            );
-            return Err(IdpError::CircuitOpen {
-                retry_after: std::time::Duration::from_secs(1),
-            });
-        };
-        let admitted = match &self.breaker {
-            None => None,
-            Some(breaker) => match breaker.admit() {
-                Ok((admitted, transition)) => {
-                    self.transitioned(transition);
-                    Some(admitted)
-                }
-                Err(retry_after) => return Err(IdpError::CircuitOpen { retry_after }),
-            },
-        };
-        let started = std::time::Instant::now();
-        let result = call.await;
-        self.metrics
-            .hybris_latency
-            .get_or_create(&metrics::Endpoint { endpoint })
-            .observe(started.elapsed().as_secs_f64());
-        let outage = matches!(
-            result,
-            Err(IdpError::Unavailable(_)) | Err(IdpError::UnavailableAfterRefusals { .. })
-        );
-        if let (Some(breaker), Some(admitted)) = (&self.breaker, admitted) {
-            self.transitioned(breaker.record(admitted, outage));
-        }
-        let kind = match &result {
-            Err(IdpError::Unavailable(_)) => Some("unavailable"),
-            Err(IdpError::Unexpected(_)) => Some("unexpected"),
-            Err(IdpError::InvalidData(_)) => Some("invalid_data"),
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            self.metrics
-                .hybris_errors
-                .get_or_create(&metrics::HybrisError { endpoint, kind })
-                .inc();
-        }
-        result
-    }
-
-    fn transitioned(&self, transition: Option<breaker::Transition>) {
-        let Some(transition) = transition else {
-            return;
-        };
-        let (to, gauge) = match transition {
-            breaker::Transition::Opened => ("open", 2),
-            breaker::Transition::HalfOpened => ("half_open", 1),
-            breaker::Transition::Closed => ("closed", 0),
-        };
-        match transition {
-            breaker::Transition::Opened => tracing::error!(
-                "the Hybris circuit breaker opened: password logins answer UPSTREAM_UNAVAILABLE at once"
-            ),
-            _ => tracing::warn!(to, "the Hybris circuit breaker changed state"),
-        }
-        self.metrics.hybris_breaker_state.set(gauge);
-        self.metrics
-            .hybris_breaker_transitions
-            .get_or_create(&metrics::BreakerTransition { to })
-            .inc();
     }
 }
 

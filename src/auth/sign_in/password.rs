@@ -74,6 +74,12 @@ impl Auth {
             email: Email::parse(&request.email)?,
             password: Password::parse(&request.password)?,
         };
+        // While Hybris is known to be down, answer at once: no limit is touched.
+        if let crate::ports::Availability::Unavailable { retry_after } =
+            self.password.checker.availability()
+        {
+            return Err(LoginError::UpstreamCircuitOpen { retry_after });
+        }
         let proof = match &request.link_token {
             Some(raw) => {
                 let hash = OneTimeValue::parse(raw)
