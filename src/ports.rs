@@ -166,6 +166,11 @@ pub enum IdpError {
     /// those refusals count toward its lockout even though the attempt ends as an outage.
     #[error("the identity provider is unavailable after refusing {refused} tries: {reason}")]
     UnavailableAfterRefusals { refused: i64, reason: String },
+    /// The provider refused a token it had just issued (a token store failing over, or a
+    /// concurrent revocation of the same grant): retry later, but it is an answer, not an
+    /// outage, so it never opens the circuit breaker.
+    #[error("the identity provider refused a token it had just issued: {0}")]
+    TokenRejected(String),
     /// Not asked: the circuit breaker is open after an outage (or too many calls are in
     /// flight); asking again is pointless before `retry_after`.
     #[error("the identity provider is not being called for now (circuit open)")]

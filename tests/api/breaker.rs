@@ -145,3 +145,23 @@ async fn the_bulkhead_answers_at_once_when_hybris_is_merely_slow() {
     // Refused without waiting its turn: only the first login's password check reached Hybris.
     assert_eq!(app.sim.token_requests(), before + 1);
 }
+
+#[tokio::test]
+async fn a_token_hybris_refuses_right_after_issuing_it_is_not_an_outage() {
+    // What a concurrent revocation of the same member's grant looks like: it must not let one
+    // member's logins open the breaker for everyone.
+    let app = spawn_app().await;
+    app.sim.set_reject_profile_tokens(true);
+    for _ in 0..6 {
+        let response = app.login(ANNA, PASSWORD, None).await;
+        assert_eq!(
+            response.code(),
+            Some("UPSTREAM_UNAVAILABLE"),
+            "{}",
+            response.body
+        );
+    }
+    assert_eq!(status(&app).await["passwordLogin"], "AVAILABLE");
+    app.sim.set_reject_profile_tokens(false);
+    assert_eq!(app.login(ANNA, PASSWORD, None).await.code(), None);
+}

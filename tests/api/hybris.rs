@@ -136,5 +136,5 @@ async fn a_profile_401_right_after_a_fresh_token_is_an_upstream_fault() {
     control.set_reject_profile_tokens(true);
     let (email, password) = anna();
     let error = authenticate(&client, &email, &password).await.unwrap_err();
-    assert!(matches!(error, IdpError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, IdpError::TokenRejected(_)), "{error:?}");
 }

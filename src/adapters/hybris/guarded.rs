@@ -65,6 +65,7 @@ impl HybrisClient {
             .observe(started.elapsed().as_secs_f64());
         let kind = match &result {
             Err(IdpError::Unavailable(_)) => Some("unavailable"),
+            Err(IdpError::TokenRejected(_)) => Some("token_rejected"),
             Err(IdpError::Unexpected(_)) => Some("unexpected"),
             Err(IdpError::InvalidData(_)) => Some("invalid_data"),
             _ => None,

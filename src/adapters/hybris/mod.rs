@@ -176,7 +176,7 @@ impl HybrisClient {
         // A token it issued a moment ago refused: Hybris's fault (a token store failing
         // over), not the member's credentials. Worth retrying later.
         if status == StatusCode::UNAUTHORIZED {
-            return Err(IdpError::Unavailable(
+            return Err(IdpError::TokenRejected(
                 "profile endpoint refused the token just issued (InvalidTokenError)".into(),
             ));
         }

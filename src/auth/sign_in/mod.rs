@@ -261,7 +261,9 @@ fn refused(error: IdpError) -> LoginError {
             tracing::info!("login refused: invalid credentials");
             LoginError::InvalidCredentials
         }
-        IdpError::Unavailable(reason) | IdpError::UnavailableAfterRefusals { reason, .. } => {
+        IdpError::Unavailable(reason)
+        | IdpError::TokenRejected(reason)
+        | IdpError::UnavailableAfterRefusals { reason, .. } => {
             tracing::warn!(%reason, "login failed: upstream unavailable");
             LoginError::UpstreamUnavailable
         }

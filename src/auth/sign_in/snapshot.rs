@@ -100,11 +100,14 @@ impl Auth {
             Err(IdpError::CircuitOpen { retry_after }) => {
                 Err(LoginError::UpstreamCircuitOpen { retry_after })
             }
-            Err(IdpError::Unavailable(reason)) if age <= rule.max_age => {
+            Err(IdpError::Unavailable(reason) | IdpError::TokenRejected(reason))
+                if age <= rule.max_age =>
+            {
                 tracing::warn!(%reason, "re-reading the membership failed; the stored snapshot serves");
                 Ok(Member::Linked(user))
             }
             Err(IdpError::Unavailable(reason))
+            | Err(IdpError::TokenRejected(reason))
             | Err(IdpError::UnavailableAfterRefusals { reason, .. }) => {
                 tracing::warn!(%reason, "re-reading the membership failed: upstream unavailable");
                 Err(LoginError::UpstreamUnavailable)

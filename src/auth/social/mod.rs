@@ -262,7 +262,9 @@ impl Auth {
                 Err(SocialError::InvalidToken(provider))
             }
             Err(
-                IdpError::Unavailable(reason) | IdpError::UnavailableAfterRefusals { reason, .. },
+                IdpError::Unavailable(reason)
+                | IdpError::TokenRejected(reason)
+                | IdpError::UnavailableAfterRefusals { reason, .. },
             ) => {
                 tracing::warn!(%reason, "social sign-in failed: provider unavailable");
                 Err(SocialError::Unavailable {
