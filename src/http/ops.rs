@@ -12,6 +12,15 @@ use super::AppState;
 /// Prometheus text; the database gauges are read now.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let gauges = state.auth.gauges().await;
+    // The breaker's state as of now: transitions happen on calls, time passes without them.
+    state
+        .metrics
+        .hybris_breaker_state
+        .set(match state.auth.password_login_availability() {
+            crate::auth::Availability::Available => 0,
+            crate::auth::Availability::Degraded => 1,
+            crate::auth::Availability::Unavailable { .. } => 2,
+        });
     if let Some(live) = gauges.live_sessions {
         state.metrics.live_sessions.set(live);
     }

@@ -96,6 +96,20 @@ async fn a_probe_closes_it_when_hybris_is_back_and_a_failed_probe_doubles_the_wa
     open_the_breaker(&app).await;
     app.clock.advance(chrono::Duration::seconds(30));
     assert_eq!(status(&app).await["passwordLogin"], "DEGRADED");
+    // The gauge says so too, though no call has happened since.
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("login_api_hybris_breaker_state 1"),
+        "{metrics}"
+    );
     // Still down: the probe fails and the breaker opens for twice as long.
     let probe = app.login(ANNA, PASSWORD, None).await;
     assert_eq!(probe.code(), Some("UPSTREAM_UNAVAILABLE"));
