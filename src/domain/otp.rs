@@ -32,14 +32,6 @@ impl ChallengePurpose {
             Self::Enrol => "enrol",
         }
     }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        match stored {
-            "login" => Some(Self::Login),
-            "enrol" => Some(Self::Enrol),
-            _ => None,
-        }
-    }
 }
 
 /// A code as sent or typed: `length` ASCII digits. A secret: never logged.

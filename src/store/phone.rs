@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
@@ -41,13 +41,11 @@ pub struct NewChallenge<'a> {
 #[derive(Debug, Clone)]
 pub struct ChallengeRecord {
     pub id: ChallengeId,
-    pub purpose: Option<ChallengePurpose>,
     /// E.164.
     pub phone: String,
     pub user_id: Option<UserId>,
     pub code_hmac: String,
     pub attempts: u32,
-    pub expires_at: DateTime<Utc>,
 }
 
 /// What counting an attempt found.
@@ -306,24 +304,6 @@ impl Store {
         txn.commit().await?;
         Ok(Some(user))
     }
-
-    /// The newest challenges of a number, newest first (operators and tests).
-    pub async fn challenges_of(
-        &self,
-        phone: &PhoneNumber,
-        limit: u64,
-    ) -> StoreResult<Vec<ChallengeRecord>> {
-        Ok(challenges::Entity::find()
-            .filter(challenges::Column::Phone.eq(phone.as_str()))
-            .order_by_desc(challenges::Column::CreatedAt)
-            .order_by_desc(challenges::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_record)
-            .collect())
-    }
 }
 
 /// The one conditional update that consumes a live challenge (of `user_id`, when given).
@@ -347,11 +327,9 @@ pub(super) async fn consume(
 fn to_record(row: challenges::Model) -> ChallengeRecord {
     ChallengeRecord {
         id: ChallengeId(row.id),
-        purpose: ChallengePurpose::parse(&row.purpose),
         phone: row.phone,
         user_id: row.user_id.map(UserId),
         code_hmac: row.code_hmac,
         attempts: u32::try_from(row.attempts).unwrap_or(0),
-        expires_at: row.expires_at,
     }
 }

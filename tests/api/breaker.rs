@@ -75,15 +75,7 @@ async fn an_outage_opens_it_and_logins_are_answered_at_once_without_calling_hybr
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::metrics::scrape(&app).await;
     assert!(
         metrics.contains("login_api_hybris_breaker_state 2"),
         "{metrics}"
@@ -97,15 +89,7 @@ async fn a_probe_closes_it_when_hybris_is_back_and_a_failed_probe_doubles_the_wa
     app.clock.advance(chrono::Duration::seconds(30));
     assert_eq!(status(&app).await["passwordLogin"], "DEGRADED");
     // The gauge says so too, though no call has happened since.
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::metrics::scrape(&app).await;
     assert!(
         metrics.contains("login_api_hybris_breaker_state 1"),
         "{metrics}"

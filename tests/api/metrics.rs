@@ -2,7 +2,8 @@
 
 use crate::helpers::{ANNA, PASSWORD, TestApp, spawn_app};
 
-async fn scrape(app: &TestApp) -> String {
+/// The Prometheus text of `app`, checked to be served as such.
+pub async fn scrape(app: &TestApp) -> String {
     let response = app
         .http
         .get(format!("{}/metrics", app.address))

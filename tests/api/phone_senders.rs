@@ -126,15 +126,7 @@ async fn a_webhook_signed_with_another_secret_is_refused_and_the_caller_never_le
     refused(&app, &refusals, "bad signature").await;
     assert!(inbox.messages().is_empty());
     app.wait_until("the failure to be counted", || async {
-        let metrics = app
-            .http
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = crate::metrics::scrape(&app).await;
         metrics
             .lines()
             .find(|l| {

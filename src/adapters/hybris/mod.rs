@@ -153,16 +153,21 @@ impl HybrisClient {
         }
     }
 
-    #[tracing::instrument(name = "hybris.profile", skip_all)]
-    async fn current_customer(&self, access_token: &SecretString) -> Result<OccCustomer, IdpError> {
+    /// GETs the OCC customer `user` (`current`, or a uid already percent-encoded) with
+    /// `token` and our profile fields; a 5xx is an outage. The caller reads the status.
+    async fn get_customer(
+        &self,
+        user: &str,
+        token: &SecretString,
+    ) -> Result<reqwest::Response, IdpError> {
         let response = self
             .http
             .get(format!(
-                "{}/occ/v2/{}/users/current",
+                "{}/occ/v2/{}/users/{user}",
                 self.base_url, self.base_site
             ))
             .query(&[("fields", self.profile_fields.as_str())])
-            .bearer_auth(access_token.expose_secret())
+            .bearer_auth(token.expose_secret())
             .timeout(self.timeout)
             .send()
             .await
@@ -170,9 +175,16 @@ impl HybrisClient {
         let status = response.status();
         if status.is_server_error() {
             return Err(IdpError::Unavailable(format!(
-                "profile endpoint answered {status}"
+                "customer endpoint answered {status}"
             )));
         }
+        Ok(response)
+    }
+
+    #[tracing::instrument(name = "hybris.profile", skip_all)]
+    async fn current_customer(&self, access_token: &SecretString) -> Result<OccCustomer, IdpError> {
+        let response = self.get_customer("current", access_token).await?;
+        let status = response.status();
         // A token it issued a moment ago refused: Hybris's fault (a token store failing
         // over), not the member's credentials. Worth retrying later.
         if status == StatusCode::UNAUTHORIZED {

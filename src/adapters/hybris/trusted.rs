@@ -90,27 +90,11 @@ impl TrustedClient {
 
     async fn customer(&self, uid: &Email, token: &SecretString) -> Result<Read, IdpError> {
         let hybris = &self.hybris;
-        let url = format!(
-            "{}/occ/v2/{}/users/{}",
-            hybris.base_url,
-            hybris.base_site,
+        let user =
             percent_encoding::utf8_percent_encode(uid.as_str(), percent_encoding::NON_ALPHANUMERIC)
-        );
-        let response = hybris
-            .http
-            .get(url)
-            .query(&[("fields", hybris.profile_fields.as_str())])
-            .bearer_auth(token.expose_secret())
-            .timeout(hybris.timeout)
-            .send()
-            .await
-            .map_err(transport_error)?;
+                .to_string();
+        let response = hybris.get_customer(&user, token).await?;
         let status = response.status();
-        if status.is_server_error() {
-            return Err(IdpError::Unavailable(format!(
-                "customer endpoint answered {status}"
-            )));
-        }
         match status {
             StatusCode::UNAUTHORIZED => return Ok(Read::TokenRefused),
             // OCC answers an unknown uid with `UnknownIdentifierError` (400, some releases 404).
