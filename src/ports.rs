@@ -83,6 +83,12 @@ pub trait MemberDirectory: Send + Sync {
     async fn current_member(&self, grant: &UpstreamGrant) -> Result<CustomerProfile, IdpError>;
 }
 
+/// Told when an upstream's circuit breaker opens (`opened`) or closes again, for the audit
+/// trail. Called on the request path: implementations hand the write off and return.
+pub trait CircuitObserver: Send + Sync {
+    fn circuit_changed(&self, upstream: &'static str, opened: bool);
+}
+
 /// Reads any member's profile by uid as a trusted client (Hybris: the client-credentials
 /// grant, then OCC `users/{uid}`), to refresh the membership snapshot of a member who signs in
 /// without a password.

@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::Notify;
 
-use crate::domain::outbox::Sink;
+use crate::domain::outbox::{OutboxMessage, Sink, member_data_of};
 use crate::ports::{Clock, OutboxSink};
 use crate::store::{Settlement, SinkCounts, Store};
 
@@ -115,6 +115,8 @@ impl Relay {
         if messages.is_empty() {
             return Ok(0);
         }
+        let claimed = messages.len();
+        let messages = self.without_deleted_members(messages).await?;
         let results = sink.deliver(&messages).await;
         let now = self.clock.now();
         for (message, result) in messages.iter().zip(results) {
@@ -139,7 +141,31 @@ impl Relay {
                 .settle_outbox(message.id, &self.id, now, settlement)
                 .await?;
         }
-        Ok(messages.len())
+        Ok(claimed)
+    }
+
+    /// Drops the rows about members deleted since they were written (a deletion keeps rows a
+    /// relay held at that moment, so that nothing overtakes them): their data goes nowhere.
+    async fn without_deleted_members(
+        &self,
+        messages: Vec<OutboxMessage>,
+    ) -> anyhow::Result<Vec<OutboxMessage>> {
+        let members: Vec<uuid::Uuid> = messages
+            .iter()
+            .filter_map(|m| member_data_of(&m.payload))
+            .collect();
+        let deleted = self.store.deleted_among(&members).await?;
+        if deleted.is_empty() {
+            return Ok(messages);
+        }
+        let (dropped, kept): (Vec<_>, Vec<_>) = messages.into_iter().partition(|m| {
+            member_data_of(&m.payload).is_some_and(|member| deleted.contains(&member))
+        });
+        for message in &dropped {
+            self.store.drop_outbox(message.id, &self.id).await?;
+            tracing::info!(event_id = %message.id, "outbox row dropped: its member was deleted");
+        }
+        Ok(kept)
     }
 
     /// `base · 2^(attempts-1)`, capped, times a jitter factor in [0.5, 1.5).

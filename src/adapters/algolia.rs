@@ -69,11 +69,15 @@ impl AlgoliaIndexer {
         std::iter::once(main).chain(fallbacks).collect()
     }
 
-    async fn save(&self, record: &serde_json::Value) -> Result<(), DeliveryError> {
+    /// Saves the record (`PUT /1/indexes/{index}/{objectID}`), or deletes it when the message
+    /// is `{"action": "delete", "objectID": …}` (`DELETE` on the same path; Algolia answers
+    /// success for a record it does not have, so a retry is harmless).
+    async fn write(&self, record: &serde_json::Value) -> Result<(), DeliveryError> {
         let object_id = record
             .get("objectID")
             .and_then(|v| v.as_str())
             .ok_or_else(|| DeliveryError("the record has no objectID".into()))?;
+        let delete = record.get("action").and_then(|a| a.as_str()) == Some("delete");
         let mut last_error = String::new();
         for host in self.hosts_in_order() {
             let mut url = host.clone();
@@ -81,13 +85,15 @@ impl AlgoliaIndexer {
                 .map_err(|_| DeliveryError("an Algolia host is not a base URL".into()))?
                 .pop_if_empty()
                 .extend(["1", "indexes", &self.index, object_id]);
-            let response = self
-                .http
-                .put(url)
+            let request = if delete {
+                self.http.delete(url)
+            } else {
+                self.http.put(url).json(record)
+            };
+            let response = request
                 .header("X-Algolia-Application-Id", &self.app_id)
                 .header("X-Algolia-API-Key", self.api_key.expose_secret())
                 .timeout(self.timeout)
-                .json(record)
                 .send()
                 .await;
             let host_name = host.host_str().unwrap_or("?");
@@ -129,7 +135,7 @@ impl OutboxSink for AlgoliaIndexer {
     async fn deliver(&self, messages: &[OutboxMessage]) -> Vec<Result<(), DeliveryError>> {
         let mut results = Vec::with_capacity(messages.len());
         for message in messages {
-            results.push(self.save(&message.payload).await);
+            results.push(self.write(&message.payload).await);
         }
         results
     }

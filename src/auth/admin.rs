@@ -1,5 +1,6 @@
 //! The operators' use cases, behind `login-api partner …` and `login-api outbox …`: partners
-//! and the outbox. They need no upstream and no keys, only the database and a clock.
+//! and the outbox (the members' records are in `records`). They need no upstream and no
+//! signing keys, only the database, a clock and the audit key.
 
 use std::sync::Arc;
 
@@ -23,13 +24,25 @@ pub struct NewPartner {
 /// Operator use cases; errors are for a person at a terminal.
 #[derive(Clone)]
 pub struct Admin {
-    store: Store,
-    clock: Arc<dyn Clock>,
+    pub(super) store: Store,
+    pub(super) clock: Arc<dyn Clock>,
+    /// The audit trail's key: to find an email's failures, and to pseudonymise deletions.
+    pub(super) audit: Arc<super::audit::AuditTrail>,
 }
 
 impl Admin {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            audit: Arc::default(),
+        }
+    }
+
+    /// Uses these audit settings (the default: the development key).
+    pub fn with_audit(mut self, settings: super::audit::AuditSettings) -> Self {
+        self.audit = Arc::new(super::audit::AuditTrail::new(settings));
+        self
     }
 
     /// Registers a partner; returns its secret, which is shown this once.

@@ -299,12 +299,7 @@ fn refused(what: &str, retry_after: Duration) -> LoginError {
 
 /// Keys never hold an email or device id in clear.
 pub(super) fn digest_hex(value: &str) -> String {
-    digest::digest(&digest::SHA256, value.as_bytes())
-        .as_ref()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::to_hex(&digest::digest(&digest::SHA256, value.as_bytes()).as_ref()[..16])
 }
 
 /// IPv4 as is; IPv6 by its /64, which one subscriber usually holds whole.

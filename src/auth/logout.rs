@@ -1,8 +1,10 @@
 //! Log out of this device, the others, or all; revoke one session by id.
 //!
 //! Revocation is a write to `sessions.revoked_at`; `authenticate` reads it on every request, so
-//! the session's unexpired access tokens and its refresh tokens stop working at once.
+//! the session's unexpired access tokens and its refresh tokens stop working at once. Each
+//! write carries its audit event (`logout`, `session.revoked`) in the same transaction.
 
+use crate::domain::audit::AuditType;
 use crate::domain::{EndReason, SessionId};
 use crate::store::Sessions;
 
@@ -32,23 +34,21 @@ impl Auth {
         let mut ended = 0;
         if others {
             ended += self
-                .store
-                .revoke_sessions(
-                    principal.user_id,
+                .end_sessions(
+                    principal,
                     Sessions::AllExcept(principal.session_id),
-                    now,
                     EndReason::Revoked,
+                    now,
                 )
                 .await?;
         }
         if this {
             ended += self
-                .store
-                .revoke_sessions(
-                    principal.user_id,
+                .end_sessions(
+                    principal,
                     Sessions::Only(principal.session_id),
-                    now,
                     EndReason::Logout,
+                    now,
                 )
                 .await?;
         }
@@ -63,22 +63,49 @@ impl Auth {
         principal: Principal,
         session_id: SessionId,
     ) -> Result<(), SessionError> {
+        let reason = if session_id == principal.session_id {
+            EndReason::Logout
+        } else {
+            EndReason::Revoked
+        };
         let ended = self
-            .store
-            .revoke_sessions(
-                principal.user_id,
+            .end_sessions(
+                principal,
                 Sessions::Only(session_id),
+                reason,
                 self.clock.now(),
-                if session_id == principal.session_id {
-                    EndReason::Logout
-                } else {
-                    EndReason::Revoked
-                },
             )
             .await?;
         if ended == 0 {
             return Err(SessionError::NotFound);
         }
         Ok(())
+    }
+
+    /// Ends `which` of the caller's sessions with their audit event in the same transaction:
+    /// `logout` for the caller's own, `session.revoked` for others (with how many ended).
+    async fn end_sessions(
+        &self,
+        principal: Principal,
+        which: Sessions,
+        reason: EndReason,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, SessionError> {
+        let kind = match reason {
+            EndReason::Logout => AuditType::Logout,
+            _ => AuditType::SessionRevoked,
+        };
+        let mut event = self
+            .audit_event(kind)
+            .with_reason(reason.as_str())
+            .of(principal.user_id, Some(principal.session_id));
+        if let Sessions::Only(id) = which {
+            event.session_id = Some(id);
+        }
+        let ended = self
+            .store
+            .revoke_sessions(principal.user_id, which, now, reason, Some(&event))
+            .await?;
+        Ok(ended)
     }
 }

@@ -6,12 +6,15 @@
 //! async-graphql or reqwest.
 
 pub mod admin;
+pub mod audit;
+pub mod deletion;
 mod error;
 pub mod limits;
 mod link;
 mod logout;
 pub mod partner;
 pub mod phone;
+pub mod records;
 mod refresh;
 mod sessions;
 pub mod side_effects;
@@ -60,6 +63,8 @@ pub struct Auth {
     snapshot_rule: SnapshotRule,
     /// Sign-in with Google and Facebook; providers not configured are `None`.
     social: Arc<social::SocialProviders>,
+    /// The security audit trail's key and budget.
+    audit: Arc<audit::AuditTrail>,
 }
 
 /// The figures `/metrics` reads from the database.
@@ -127,7 +132,14 @@ impl Auth {
             member_lookup: None,
             snapshot_rule: policy.snapshot,
             social: Arc::default(),
+            audit: Arc::default(),
         }
+    }
+
+    /// Records the audit trail with these settings (the default: the development key).
+    pub fn with_audit(mut self, settings: audit::AuditSettings) -> Self {
+        self.audit = Arc::new(audit::AuditTrail::new(settings));
+        self
     }
 
     pub fn tokens(&self) -> &TokenKeys {
@@ -203,7 +215,17 @@ impl Auth {
             .await
             .map_err(|e| AuthError::Unexpected(e.into()))?;
         let Some(session) = session else {
-            return Err(if expired {
+            // Gone: purged long after it ended, or its member deleted the account (the
+            // tombstone says so, and only on this failure path is it read).
+            let deleted = self
+                .store
+                .tombstone(user_id)
+                .await
+                .map_err(|e| AuthError::Unexpected(e.into()))?
+                .is_some();
+            return Err(if deleted {
+                AuthError::SessionEnded(Some(crate::domain::EndReason::AccountDeleted))
+            } else if expired {
                 AuthError::Expired
             } else {
                 AuthError::SessionEnded(None)
@@ -232,7 +254,9 @@ impl Auth {
             .ok_or(SessionError::NotFound)
     }
 
-    /// Deletes expired and revoked rows in bounded batches until none are left.
+    /// Deletes expired and revoked rows, audit events past `AUDIT_RETENTION_DAYS` and
+    /// deletion tombstones past `DELETION_TOMBSTONE_DAYS`, in bounded batches until none are
+    /// left.
     pub async fn purge_expired(&self, batch: u64) -> anyhow::Result<u64> {
         let mut total = 0;
         loop {
@@ -245,7 +269,12 @@ impl Auth {
                 + self
                     .store
                     .purge_delivered_outbox(now - chrono::Duration::days(7), batch)
-                    .await?;
+                    .await?
+                + self
+                    .store
+                    .purge_audit(now - self.audit.settings.retention, batch)
+                    .await?
+                + self.store.purge_tombstones(now, batch).await?;
             total += deleted;
             if deleted < batch {
                 return Ok(total);

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Auth, Principal, side_effects};
+use crate::domain::audit::AuditType;
 use crate::domain::{
     OpaqueToken, RefreshTokenHash,
     partner::{Claim, MAX_TOKEN_TTL_SECS, PartnerId, pairwise_subject},
@@ -180,6 +181,22 @@ impl Auth {
                         now,
                         extra,
                     ))
+                },
+                &|r| {
+                    let (kind, record) = match r {
+                        Redemption::Active(t) => (AuditType::PartnerTokenRedeemed, t),
+                        Redemption::Replayed(t) => (AuditType::PartnerTokenReplayed, t),
+                        Redemption::Inactive => return None,
+                    };
+                    let mut event = self
+                        .audit_event(kind)
+                        .of(record.user.id, Some(record.session_id));
+                    if kind == AuditType::PartnerTokenReplayed {
+                        event.outcome = crate::domain::audit::AuditOutcome::Failure;
+                        event.reason = Some("PARTNER_TOKEN_REPLAYED".into());
+                    }
+                    event.details.partner_id = Some(partner_for_event.as_str().to_owned());
+                    Some(event)
                 },
             )
             .await

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::audit::AuditType;
 use crate::domain::{
     EndReason, Membership, RefreshToken, SessionState, membership::today_in,
     refresh_token::RotationNonce,
@@ -30,6 +31,11 @@ impl Auth {
                 retry_after_secs = retry_after.as_secs(),
                 "refresh refused: rate limit"
             );
+            self.record_failure(
+                self.audit_failure(AuditType::RateLimitTripped, "REFRESH"),
+                None,
+            )
+            .await;
             return Err(RefreshError::RateLimited {
                 retry_after: retry_after.max(std::time::Duration::from_secs(1)),
             });
@@ -59,7 +65,7 @@ impl Auth {
             today_in(self.timezone, now),
         ) {
             self.store
-                .end_session(record.session.id, now, EndReason::MembershipEnded)
+                .end_session(record.session.id, now, EndReason::MembershipEnded, None)
                 .await?;
             tracing::info!(
                 reason = reason.as_str(),
@@ -76,7 +82,7 @@ impl Auth {
         if let SessionState::Ended { at, reason } = self.lifetimes.state(&record.session, now) {
             // Recorded as of when it ended, not when someone noticed.
             self.store
-                .end_session(record.session.id, at, reason)
+                .end_session(record.session.id, at, reason, None)
                 .await?;
             tracing::info!(
                 reason = reason.as_str(),
@@ -90,6 +96,10 @@ impl Auth {
         let expires_at = self
             .lifetimes
             .refresh_token_expires_at(now, record.session.expires_at);
+        let audit = self.audit.settings.record_refresh.then(|| {
+            self.audit_event(AuditType::TokenRefreshed)
+                .of(record.user.id, Some(record.session.id))
+        });
         let claim = self
             .store
             .claim_refresh_token(
@@ -99,6 +109,7 @@ impl Auth {
                     hash: &successor.hash(),
                     expires_at,
                     now,
+                    audit: audit.as_ref(),
                 },
             )
             .await?;
@@ -121,8 +132,16 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> Result<Issued, RefreshError> {
         if now >= used.used_at + self.lifetimes.reuse_grace {
+            let event = self
+                .audit_failure(AuditType::TokenReuseDetected, "REFRESH_TOKEN_REUSED")
+                .of(record.user.id, Some(record.session.id));
             self.store
-                .end_session(record.session.id, now, EndReason::RefreshTokenReused)
+                .end_session(
+                    record.session.id,
+                    now,
+                    EndReason::RefreshTokenReused,
+                    Some(&event),
+                )
                 .await?;
             tracing::warn!("refresh token reused after its grace window: session ended");
             return Err(RefreshError::Reused);

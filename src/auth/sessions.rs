@@ -131,3 +131,23 @@ impl Auth {
         self.password.checker.availability()
     }
 }
+
+impl Auth {
+    /// The caller's own security events, newest first: up to `limit` older than the event
+    /// `before` (the "was this you?" screen). Only the types a member sees
+    /// (`AuditType::shown_to_member`).
+    #[tracing::instrument(name = "security_activity", skip_all)]
+    pub async fn security_activity(
+        &self,
+        principal: Principal,
+        before: Option<uuid::Uuid>,
+        limit: u64,
+    ) -> Result<Vec<crate::domain::audit::AuditEvent>, SessionError> {
+        let query = crate::store::AuditQuery {
+            user_id: Some(principal.user_id),
+            member_view: true,
+            ..Default::default()
+        };
+        Ok(self.store.audit_events(&query, before, limit).await?)
+    }
+}

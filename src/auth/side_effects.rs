@@ -206,3 +206,49 @@ fn login_event(event_id: Uuid, record: &LoginRecord) -> Value {
         },
     })
 }
+
+pub const USER_DELETED: &str = "user.deleted";
+pub const PARTNER_SUBJECT_DELETED: &str = "partner.subject.deleted";
+
+/// What an account deletion tells the rest of the club, none of it personal: the search
+/// record's delete (under the user's id, the key of their index updates, so it goes after any
+/// update in flight), `user.deleted`, and `partner.subject.deleted` for each partner that ever
+/// received the member, with the pairwise subject that partner knows them by.
+pub fn deletion_messages(
+    member: &crate::store::DeletedMember,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<NewOutboxMessage> {
+    let user_id = member.user_id.to_string();
+    let mut messages = vec![
+        NewOutboxMessage {
+            id: Uuid::now_v7(),
+            sink: Sink::SearchIndex,
+            key: user_id.clone(),
+            payload: json!({"action": "delete", "objectID": user_id}),
+        },
+        event(
+            USER_DELETED,
+            json!({"userId": user_id, "deletedAt": rfc3339(at)}),
+            at,
+        ),
+    ];
+    for (partner, salt) in &member.partners {
+        let id = Uuid::now_v7();
+        messages.push(NewOutboxMessage {
+            id,
+            sink: Sink::EventBus,
+            key: id.to_string(),
+            payload: json!({
+                "detailType": PARTNER_SUBJECT_DELETED,
+                "detail": {
+                    "eventId": id.to_string(),
+                    "occurredAt": rfc3339(at),
+                    "schemaVersion": PARTNER_SCHEMA_VERSION,
+                    "partnerId": partner,
+                    "subject": crate::domain::partner::pairwise_subject(salt, member.user_id),
+                },
+            }),
+        });
+    }
+    messages
+}

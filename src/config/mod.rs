@@ -7,6 +7,7 @@
 //! the layers and no layer depends on configuration. Secrets are `SecretString`, so `Debug` of
 //! `Settings` is safe to log.
 
+mod audit;
 mod http;
 mod hybris;
 mod limits;
@@ -87,6 +88,9 @@ pub struct Settings {
     pub hybris_breaker: crate::adapters::hybris::breaker::BreakerSettings,
     /// `HYBRIS_MAX_IN_FLIGHT` (64): calls to Hybris in flight at once.
     pub hybris_max_in_flight: usize,
+    /// The audit trail and account deletion (`AUDIT_*`, `REAUTH_MAX_AGE_SECS`,
+    /// `DELETION_TOMBSTONE_DAYS`).
+    pub audit: crate::auth::audit::AuditSettings,
 }
 
 impl Settings {
@@ -162,6 +166,7 @@ impl Settings {
             social: social::social(&env, production)?,
             hybris_breaker: hybris::breaker(&env)?,
             hybris_max_in_flight: env.number("HYBRIS_MAX_IN_FLIGHT", 64, 1..=100_000)? as usize,
+            audit: audit::audit(&env)?,
         };
         if production {
             production::refuse_stand_ins(&env, &settings)?;

@@ -1,8 +1,9 @@
 //! Production never runs on stand-ins: the built-in Hybris simulator (its example members
 //! would log in), an ephemeral signing key (tokens die with the process and differ between
-//! instances) and the log sinks (index updates and events would never reach Algolia or
-//! EventBridge). Each refuses start-up under `APP_ENV=production` unless its `ALLOW_…`
-//! opt-out is set; development keeps its zero-configuration start.
+//! instances), the log sinks (index updates and events would never reach Algolia or
+//! EventBridge) and the development audit key (anyone could confirm a hashed email). Each
+//! refuses start-up under `APP_ENV=production` unless its `ALLOW_…` opt-out is set;
+//! development keeps its zero-configuration start.
 
 use super::Settings;
 use super::read::{ConfigResult, Env, invalid};
@@ -29,6 +30,11 @@ pub fn refuse_stand_ins(env: &Env, settings: &Settings) -> ConfigResult<()> {
             settings.eventbridge.is_none(),
             "ALLOW_LOG_EVENTS",
             "AWS_REGION (or AWS_ENDPOINT_URL_EVENTBRIDGE)",
+        ),
+        (
+            settings.audit.development_key,
+            "ALLOW_DEVELOPMENT_AUDIT_KEY",
+            "AUDIT_HASH_KEY (32 or more random characters)",
         ),
     ];
     let mut missing = Vec::new();

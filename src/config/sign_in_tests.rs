@@ -167,3 +167,40 @@ fn the_hybris_breaker_settings_have_defaults_and_name_their_variable() {
         assert_eq!(settings(&vars).unwrap_err().variable, variable);
     }
 }
+
+#[test]
+fn audit_settings_have_their_defaults_and_bounds() {
+    let s = settings(&[]).unwrap();
+    assert!(s.audit.development_key);
+    assert_eq!(s.audit.failures_per_ip_per_min, 20);
+    assert_eq!(s.audit.retention, chrono::Duration::days(90));
+    assert!(!s.audit.record_refresh);
+    assert_eq!(s.audit.reauth_max_age, chrono::Duration::seconds(300));
+    assert_eq!(s.audit.tombstone, chrono::Duration::days(30));
+    let s = settings(&[
+        (
+            "AUDIT_HASH_KEY",
+            "an-audit-key-of-thirty-two-characters-or-more",
+        ),
+        ("AUDIT_RECORD_REFRESH", "true"),
+    ])
+    .unwrap();
+    assert!(!s.audit.development_key && s.audit.record_refresh);
+    assert!(
+        !format!("{:?}", s.audit).contains("thirty-two"),
+        "the key never prints"
+    );
+    for (name, bad) in [
+        ("AUDIT_HASH_KEY", "short"),
+        ("AUDIT_FAILURES_PER_IP_PER_MIN", "0"),
+        ("AUDIT_RETENTION_DAYS", "x"),
+        ("REAUTH_MAX_AGE_SECS", "5"),
+        ("DELETION_TOMBSTONE_DAYS", "-1"),
+    ] {
+        assert_eq!(
+            settings(&[(name, bad)]).unwrap_err().variable,
+            name,
+            "{name}={bad}"
+        );
+    }
+}

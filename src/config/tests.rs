@@ -110,12 +110,13 @@ fn secrets_are_never_printed() {
 }
 
 /// Production with every stand-in explicitly allowed.
-pub(super) const PRODUCTION_WITH_STAND_INS: [(&str, &str); 5] = [
+pub(super) const PRODUCTION_WITH_STAND_INS: [(&str, &str); 6] = [
     ("APP_ENV", "production"),
     ("ALLOW_HYBRIS_SIMULATOR", "true"),
     ("ALLOW_EPHEMERAL_JWT_KEY", "true"),
     ("ALLOW_LOG_SEARCH_INDEX", "true"),
     ("ALLOW_LOG_EVENTS", "true"),
+    ("ALLOW_DEVELOPMENT_AUDIT_KEY", "true"),
 ];
 
 #[test]
@@ -132,6 +133,8 @@ fn production_refuses_every_stand_in_in_one_message() {
         "ALLOW_LOG_SEARCH_INDEX",
         "AWS_REGION",
         "ALLOW_LOG_EVENTS",
+        "AUDIT_HASH_KEY",
+        "ALLOW_DEVELOPMENT_AUDIT_KEY",
     ] {
         assert!(message.contains(named), "{named} missing from: {message}");
     }
@@ -155,6 +158,7 @@ fn production_names_only_what_is_still_missing() {
     .unwrap_err();
     let message = err.to_string();
     assert!(message.contains("ALGOLIA_APP_ID"), "{message}");
+    assert!(message.contains("AUDIT_HASH_KEY"), "{message}");
     for configured in ["HYBRIS_BASE_URL", "JWT_PRIVATE_KEY_FILE", "AWS_REGION"] {
         assert!(!message.contains(configured), "{configured}: {message}");
     }
@@ -172,6 +176,10 @@ fn production_names_only_what_is_still_missing() {
         ("JWT_ALGORITHM", "HS256"),
         ("JWT_SECRET", "0123456789abcdef0123456789abcdef-secret"),
         ("AWS_REGION", "eu-west-1"),
+        (
+            "AUDIT_HASH_KEY",
+            "an-audit-key-of-thirty-two-characters-or-more",
+        ),
     ]);
     assert!(settings(&vars).is_ok(), "an explicit opt-out starts");
 }

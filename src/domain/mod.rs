@@ -39,6 +39,7 @@ macro_rules! uuid_id {
     };
 }
 
+pub mod audit;
 pub mod device;
 pub mod email;
 pub mod identity;
@@ -66,6 +67,11 @@ pub use social::{OneTimeValue, SocialProvider};
 pub use user::{CustomerProfile, EnrolledPhone, User, UserId};
 
 /// Why an input value was refused; `field` names the GraphQL input field.
+/// Lower-case hex of `bytes`: how digests and MACs are stored.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct InvalidInput {

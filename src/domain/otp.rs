@@ -123,12 +123,7 @@ fn seal(key: &hmac::Key, challenge: ChallengeId, code: &OtpCode) -> String {
     let mut context = hmac::Context::with_key(key);
     context.update(challenge.0.as_bytes());
     context.update(code.expose().as_bytes());
-    context
-        .sign()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::to_hex(context.sign().as_ref())
 }
 
 #[cfg(test)]

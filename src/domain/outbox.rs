@@ -35,3 +35,51 @@ pub struct OutboxMessage {
     pub attempts: i32,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// The member whose data a message carries: a search record's `objectID`, an event's
+/// `detail.user.id` or `detail.userId`. `None` for messages that carry none, and for the
+/// erasure messages a deletion sends (a search `delete`, `user.deleted`,
+/// `partner.subject.deleted`), which must go out after it.
+pub fn member_data_of(payload: &serde_json::Value) -> Option<uuid::Uuid> {
+    if payload.get("action").and_then(|a| a.as_str()) == Some("delete") {
+        return None;
+    }
+    if let Some(detail_type) = payload.get("detailType").and_then(|t| t.as_str()) {
+        if matches!(detail_type, "user.deleted" | "partner.subject.deleted") {
+            return None;
+        }
+        let detail = payload.get("detail")?;
+        let id = detail
+            .get("user")
+            .and_then(|u| u.get("id"))
+            .or_else(|| detail.get("userId"))?;
+        return id.as_str()?.parse().ok();
+    }
+    payload.get("objectID")?.as_str()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_name_their_member_except_the_erasures() {
+        let id = uuid::Uuid::now_v7();
+        let s = id.to_string();
+        for carries in [
+            json!({"objectID": s, "firstName": "A"}),
+            json!({"detailType": "user.login", "detail": {"user": {"id": s}}}),
+            json!({"detailType": "user.phone_verified", "detail": {"userId": s}}),
+        ] {
+            assert_eq!(member_data_of(&carries), Some(id), "{carries}");
+        }
+        for erasure in [
+            json!({"action": "delete", "objectID": s}),
+            json!({"detailType": "user.deleted", "detail": {"userId": s}}),
+            json!({"detailType": "partner.subject.deleted", "detail": {"subject": "x"}}),
+        ] {
+            assert_eq!(member_data_of(&erasure), None, "{erasure}");
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! the very same successor while neither plaintext is ever stored. Knowing a used token is not
 //! enough to compute its successor without the database row.
 
+use super::to_hex as hex;
 use aws_lc_rs::{digest, hmac, rand::SecureRandom};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
@@ -107,10 +108,6 @@ impl RotationNonce {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

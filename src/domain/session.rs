@@ -60,10 +60,12 @@ pub enum EndReason {
     MembershipEnded,
     /// A used refresh token came back after its grace window: the token was copied.
     RefreshTokenReused,
+    /// The member deleted their account (the session is gone; its tokens say why).
+    AccountDeleted,
 }
 
 impl EndReason {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Logout,
         Self::Revoked,
         Self::ReplacedByNewLogin,
@@ -71,6 +73,7 @@ impl EndReason {
         Self::MaxLifetime,
         Self::MembershipEnded,
         Self::RefreshTokenReused,
+        Self::AccountDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +85,7 @@ impl EndReason {
             Self::MaxLifetime => "MAX_LIFETIME",
             Self::MembershipEnded => "MEMBERSHIP_ENDED",
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::AccountDeleted => "ACCOUNT_DELETED",
         }
     }
 

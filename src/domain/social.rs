@@ -88,11 +88,7 @@ impl std::fmt::Debug for OneTimeValue {
 }
 
 pub fn sha256_hex(value: &str) -> String {
-    digest::digest(&digest::SHA256, value.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::to_hex(digest::digest(&digest::SHA256, value.as_bytes()).as_ref())
 }
 
 /// The stored hashes a token's `nonce` claim may name: the hash of the claim (the claim is

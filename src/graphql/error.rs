@@ -10,6 +10,7 @@ use async_graphql::{Context, ErrorExtensions};
 use super::code::ErrorCode;
 use super::{RequestId, Throttled};
 use crate::auth::DeviceUpdateError;
+use crate::auth::deletion::DeletionError;
 use crate::auth::partner::PartnerError;
 use crate::auth::social::SocialError;
 use crate::auth::{AuthError, CodeError, LinkError, LoginError, RefreshError, SessionError};
@@ -270,6 +271,22 @@ impl From<RefreshError> for ApiError {
             RefreshError::MembershipInactive(reason) => Self::MembershipInactive(reason),
             RefreshError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             RefreshError::Unexpected(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<DeletionError> for ApiError {
+    fn from(e: DeletionError) -> Self {
+        match e {
+            DeletionError::InvalidInput(input) => Self::BadUserInput {
+                field: input.field,
+                message: input.to_string(),
+            },
+            DeletionError::RecentLoginRequired => {
+                Self::ReauthenticationRequired("RECENT_LOGIN_REQUIRED")
+            }
+            DeletionError::NotFound => Self::SessionNotFound,
+            DeletionError::Unexpected(e) => Self::Internal(e),
         }
     }
 }

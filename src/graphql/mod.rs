@@ -11,6 +11,7 @@ mod error;
 mod partners;
 mod phone;
 mod scalars;
+mod security;
 mod sessions;
 mod social;
 mod types;
@@ -29,7 +30,11 @@ use crate::auth::{Auth, AuthError, Principal};
 use crate::metrics::Metrics;
 
 #[derive(MergedObject, Default)]
-pub struct Query(account::AccountQuery, sessions::SessionQuery);
+pub struct Query(
+    account::AccountQuery,
+    sessions::SessionQuery,
+    security::SecurityQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -38,6 +43,7 @@ pub struct Mutation(
     partners::PartnerMutation,
     phone::PhoneMutation,
     social::SocialMutation,
+    security::SecurityMutation,
 );
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;

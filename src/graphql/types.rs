@@ -227,6 +227,8 @@ pub enum SessionEndReason {
     MembershipEnded,
     /// A used refresh token came back: the session was ended to protect the member.
     RefreshTokenReused,
+    /// The member deleted their account.
+    AccountDeleted,
 }
 
 impl From<domain::EndReason> for SessionEndReason {
@@ -240,6 +242,7 @@ impl From<domain::EndReason> for SessionEndReason {
             R::MaxLifetime => Self::MaxLifetime,
             R::MembershipEnded => Self::MembershipEnded,
             R::RefreshTokenReused => Self::RefreshTokenReused,
+            R::AccountDeleted => Self::AccountDeleted,
         }
     }
 }

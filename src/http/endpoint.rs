@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::{AppState, REQUEST_ID, authorization, client_ip, graphiql, operation_limits};
 use crate::auth::AuthError;
+use crate::auth::audit::{RequestContext, in_request};
 use crate::graphql::{Caller, ClientIp, ErrorCode, LoginOnce, RequestId, Throttled, Unauthorized};
 
 pub async fn graphql(
@@ -61,24 +62,28 @@ pub async fn graphql(
     };
     let unauthorized = Unauthorized::default();
     let throttled = Throttled::default();
+    let client_ip = client_ip::resolve(peer.ip(), &headers, &state.settings.trusted_proxies);
+    let audit_context = RequestContext {
+        request_id: Some(request_id.clone()),
+        client_ip: Some(client_ip),
+    };
     let request = request
         .data(caller)
         .data(unauthorized.clone())
         .data(throttled.clone())
         .data(LoginOnce::default())
-        .data(ClientIp(Some(client_ip::resolve(
-            peer.ip(),
-            &headers,
-            &state.settings.trusted_proxies,
-        ))))
+        .data(ClientIp(Some(client_ip)))
         .data(RequestId(request_id));
     // Our own span: async-graphql's tracing extension records the query text and variables,
     // which may hold a password.
-    let mut response = state
-        .schema
-        .execute(request)
-        .instrument(tracing::info_span!("graphql.execute", operation))
-        .await;
+    let mut response = in_request(
+        audit_context,
+        state
+            .schema
+            .execute(request)
+            .instrument(tracing::info_span!("graphql.execute", operation)),
+    )
+    .await;
     // Parse, validation and variable errors come from async-graphql without a code: they are
     // all the client's input. Resolver errors always carry theirs (see `graphql::error`).
     for error in &mut response.errors {

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use crate::auth::audit::{RequestContext, in_request};
 use crate::auth::partner::{IntrospectError, Introspection};
 
 #[derive(Deserialize)]
@@ -44,10 +45,19 @@ pub async fn introspect(
             "the token parameter is missing",
         );
     };
-    let outcome = state
-        .auth
-        .introspect_partner_token(&id, &secret, &token)
-        .await;
+    // The caller is the partner's server: its address says nothing about the member.
+    let audit_context = RequestContext {
+        request_id: headers
+            .get(super::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        client_ip: None,
+    };
+    let outcome = in_request(
+        audit_context,
+        state.auth.introspect_partner_token(&id, &secret, &token),
+    )
+    .await;
     let mut response = match outcome {
         Ok(Introspection::Inactive) => Json(json!({"active": false})).into_response(),
         Ok(Introspection::Active {

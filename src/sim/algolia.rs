@@ -1,4 +1,5 @@
-//! A simulator of the Algolia REST API's record write (`PUT /1/indexes/{index}/{objectID}`).
+//! A simulator of the Algolia REST API's record write and delete (`PUT` and `DELETE
+//! /1/indexes/{index}/{objectID}`).
 //!
 //! It checks what Algolia checks — the application id and API key headers, a JSON object body,
 //! the objectID in the path matching the body's, a record size limit — answers in Algolia's
@@ -43,7 +44,7 @@ pub struct AlgoliaSim {
     api_key: String,
     fault: AtomicU8,
     slow_ms: AtomicU64,
-    /// index → objectID → every record accepted, in order.
+    /// index → objectID → every record accepted, in order; `null` for a delete.
     writes: Mutex<HashMap<String, HashMap<String, Vec<Value>>>>,
     requests: AtomicU64,
 }
@@ -69,7 +70,7 @@ impl AlgoliaSim {
         self.requests.load(Ordering::SeqCst)
     }
 
-    /// Every record accepted for `object_id`, oldest first.
+    /// Every record accepted for `object_id`, oldest first; a delete is `null`.
     pub fn writes_of(&self, index: &str, object_id: &str) -> Vec<Value> {
         let writes = self.writes.lock().expect("sim lock");
         writes
@@ -79,7 +80,7 @@ impl AlgoliaSim {
             .unwrap_or_default()
     }
 
-    /// The current record of every object in `index`.
+    /// The current record of every object in `index` (deleted ones are absent).
     pub fn objects(&self, index: &str) -> HashMap<String, Value> {
         let writes = self.writes.lock().expect("sim lock");
         writes
@@ -87,7 +88,9 @@ impl AlgoliaSim {
             .map(|objects| {
                 objects
                     .iter()
-                    .filter_map(|(id, records)| Some((id.clone(), records.last()?.clone())))
+                    .filter_map(|(id, records)| {
+                        Some((id.clone(), records.last().filter(|r| !r.is_null())?.clone()))
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -107,7 +110,10 @@ impl AlgoliaSim {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let app = Router::new()
-            .route("/1/indexes/{index}/{object_id}", put(save_object))
+            .route(
+                "/1/indexes/{index}/{object_id}",
+                put(save_object).delete(delete_object),
+            )
             .with_state(self.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -130,18 +136,8 @@ async fn save_object(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    sim.requests.fetch_add(1, Ordering::SeqCst);
-    match sim.fault.load(Ordering::SeqCst) {
-        1 => return algolia_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
-        2 => tokio::time::sleep(Duration::from_millis(sim.slow_ms.load(Ordering::SeqCst))).await,
-        _ => {}
-    }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if header("x-algolia-application-id") != Some(sim.app_id.as_str()) {
-        return algolia_error(StatusCode::FORBIDDEN, "Invalid Application-ID or API key");
-    }
-    if header("x-algolia-api-key") != Some(sim.api_key.as_str()) {
-        return algolia_error(StatusCode::FORBIDDEN, "Invalid Application-ID or API key");
+    if let Some(refusal) = sim.refusal(&headers).await {
+        return refusal;
     }
     if body.len() > MAX_RECORD_BYTES {
         return algolia_error(
@@ -182,4 +178,57 @@ async fn save_object(
         "updatedAt": chrono::Utc::now().to_rfc3339(),
     }))
     .into_response()
+}
+
+/// Deletes the record; as Algolia does, a record it does not have is deleted all the same.
+async fn delete_object(
+    State(sim): State<Arc<AlgoliaSim>>,
+    Path((index, object_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = sim.refusal(&headers).await {
+        return refusal;
+    }
+    sim.writes
+        .lock()
+        .expect("sim lock")
+        .entry(index)
+        .or_default()
+        .entry(object_id)
+        .or_default()
+        .push(Value::Null);
+    Json(json!({
+        "taskID": sim.requests.load(Ordering::SeqCst),
+        "deletedAt": chrono::Utc::now().to_rfc3339(),
+    }))
+    .into_response()
+}
+
+impl AlgoliaSim {
+    /// Counts the request, applies the fault, checks the credentials: an answer when refused.
+    async fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        match self.fault.load(Ordering::SeqCst) {
+            1 => {
+                return Some(algolia_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                ));
+            }
+            2 => {
+                tokio::time::sleep(Duration::from_millis(self.slow_ms.load(Ordering::SeqCst))).await
+            }
+            _ => {}
+        }
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if header("x-algolia-application-id") != Some(self.app_id.as_str())
+            || header("x-algolia-api-key") != Some(self.api_key.as_str())
+        {
+            return Some(algolia_error(
+                StatusCode::FORBIDDEN,
+                "Invalid Application-ID or API key",
+            ));
+        }
+        None
+    }
 }

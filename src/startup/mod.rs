@@ -79,7 +79,11 @@ impl Application {
                 settings.hybris_breaker,
                 settings.hybris_max_in_flight,
                 clock.clone(),
-            ),
+            )
+            .with_circuit_observer(Arc::new(crate::auth::audit::CircuitAudit {
+                store: store.clone(),
+                clock: clock.clone(),
+            })),
         );
         if !settings.short_lifetimes.is_empty() {
             tracing::warn!(
@@ -110,7 +114,7 @@ impl Application {
 
         let rate_counter = rate_counter(&settings, clock.clone())?;
         let social_clock = clock.clone();
-        let admin = Admin::new(store.clone(), clock.clone());
+        let admin = Admin::new(store.clone(), clock.clone()).with_audit(settings.audit.clone());
         let phone_codes = match &settings.phone {
             Some(phone) => Some(
                 sms::phone_codes(phone, http.clone(), metrics.clone(), sms_inbox.clone()).await,
@@ -143,7 +147,8 @@ impl Application {
             auth = auth.with_phone_codes(phone_codes);
         }
         auth = auth
-            .with_social(social::social_providers(&settings, http.clone(), social_clock).await?);
+            .with_social(social::social_providers(&settings, http.clone(), social_clock).await?)
+            .with_audit(settings.audit.clone());
         if let Some(trusted) = trusted_client {
             auth = auth.with_member_lookup(Arc::new(TrustedClient::new(
                 hybris,
@@ -246,7 +251,7 @@ pub async fn admin(settings: &Settings, migrate: bool) -> anyhow::Result<Admin> 
     if migrate {
         store.migrate().await?;
     }
-    Ok(Admin::new(store, Arc::new(crate::ports::SystemClock)))
+    Ok(Admin::new(store, Arc::new(crate::ports::SystemClock)).with_audit(settings.audit.clone()))
 }
 
 /// Starts the Hybris simulator in-process with the example members, for `serve` without

@@ -16,6 +16,7 @@ use super::{
     sessions::to_session,
     users::to_user,
 };
+use crate::domain::audit::AuditEvent;
 use crate::domain::{
     AuthMethod, ChallengeId, CustomerProfile, Device, EndReason, Provider, RefreshTokenHash,
     Session, User, UserId,
@@ -49,6 +50,9 @@ pub struct NewLogin<'a> {
     /// The side effects of this login, built from what was written; stored in the same
     /// transaction.
     pub side_effects: &'a (dyn Fn(&LoginRecord) -> Vec<NewOutboxMessage> + Send + Sync),
+    /// The audit events of this login (`login.succeeded`, and `account.linked` for a link
+    /// token), built from what was written; stored in the same transaction.
+    pub audit: &'a (dyn Fn(&LoginRecord) -> Vec<AuditEvent> + Send + Sync),
 }
 
 /// A single-use value a sign-in consumes in its own transaction.
@@ -81,6 +85,8 @@ pub struct LoginRecord {
     pub first_login: bool,
     /// The provider whose account this sign-in linked (a link token).
     pub linked: Option<Provider>,
+    /// The audit events written with it.
+    pub audited: Vec<AuditEvent>,
 }
 
 /// How often a login transaction is tried when it loses a uniqueness race.
@@ -257,14 +263,18 @@ impl Store {
             }
             _ => {}
         }
-        let record = LoginRecord {
+        let mut record = LoginRecord {
             user: to_user(user),
             session: to_session(session),
             first_login,
             linked,
+            audited: Vec::new(),
         };
         outbox::insert(&txn, now, (login.side_effects)(&record)).await?;
+        record.audited = (login.audit)(&record);
+        super::audit::insert(&txn, &record.audited).await?;
         txn.commit().await?;
+        super::audit::log(&record.audited);
         Ok(Ok(record))
     }
 }

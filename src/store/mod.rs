@@ -8,6 +8,8 @@
 //! exactly one of N concurrent presenters wins, on SQLite and on PostgreSQL shared by several
 //! instances.
 
+mod audit;
+mod deletion;
 mod entities;
 mod identities;
 mod logins;
@@ -27,6 +29,8 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
+pub use audit::AuditQuery;
+pub use deletion::{Deleted, DeletedMember, NewDeletion, Tombstone};
 pub use identities::{LinkOutcome, NewLink};
 pub use logins::{LoginMember, LoginRecord, NewLogin, NotRecorded, Proof};
 pub use outbox::{NewOutboxMessage, Settlement, SinkCounts};

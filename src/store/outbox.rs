@@ -156,6 +156,17 @@ impl Store {
 
     /// Records the outcome of a delivery of a row this relay holds.
     #[tracing::instrument(name = "db.settle_outbox", skip_all)]
+    /// Deletes a row `relay` holds instead of delivering it (its member was deleted).
+    #[tracing::instrument(name = "db.drop_outbox", skip_all)]
+    pub async fn drop_outbox(&self, id: Uuid, relay: &str) -> StoreResult<()> {
+        outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::ClaimedBy.eq(relay))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     pub async fn settle_outbox(
         &self,
         id: Uuid,

@@ -9,16 +9,17 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use uuid::Uuid;
 
 use super::{
     NewOutboxMessage, Store, StoreResult,
-    entities::{partner_tokens, partners, sessions, users},
+    entities::{partner_subjects, partner_tokens, partners, sessions, users},
     outbox,
     users::to_user,
 };
+use crate::domain::audit::AuditEvent;
 use crate::domain::{
     RefreshTokenHash, SessionId, User, UserId,
     partner::{Claim, PartnerId},
@@ -158,6 +159,7 @@ impl Store {
         now: DateTime<Utc>,
         idle_since: DateTime<Utc>,
         event: &(dyn Fn(&Redemption) -> Option<NewOutboxMessage> + Send + Sync),
+        audit: &(dyn Fn(&Redemption) -> Option<AuditEvent> + Send + Sync),
     ) -> StoreResult<Redemption> {
         let txn = self.db.begin().await?;
         let live_sessions = Query::select()
@@ -200,10 +202,31 @@ impl Store {
             }
             _ => Redemption::Inactive,
         };
+        if let Redemption::Active(record) = &redemption {
+            // Remembered for good: a deletion tells every partner that ever received the member.
+            partner_subjects::Entity::insert(partner_subjects::ActiveModel {
+                partner_id: Set(partner.as_str().to_owned()),
+                user_id: Set(record.user.id.0),
+                first_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    partner_subjects::Column::PartnerId,
+                    partner_subjects::Column::UserId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
         if let Some(message) = event(&redemption) {
             outbox::insert(&txn, now, vec![message]).await?;
         }
+        let events = Vec::from_iter(audit(&redemption));
+        super::audit::insert(&txn, &events).await?;
         txn.commit().await?;
+        super::audit::log(&events);
         Ok(redemption)
     }
 

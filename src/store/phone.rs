@@ -21,6 +21,7 @@ use super::{
     outbox,
     users::to_user,
 };
+use crate::domain::audit::AuditEvent;
 use crate::domain::{ChallengeId, ChallengePurpose, PhoneNumber, Provider, User, UserId};
 
 /// A challenge to store; its code only as `code_hmac`.
@@ -65,7 +66,9 @@ pub struct Enrolment {
     pub previous_owner: Option<UserId>,
 }
 
-type PhoneSideEffects<'a> = &'a (dyn Fn(&Enrolment) -> Vec<NewOutboxMessage> + Send + Sync);
+/// The outbox rows and audit events of an enrolment or removal, built from what was written.
+type PhoneSideEffects<'a> =
+    &'a (dyn Fn(&Enrolment) -> (Vec<NewOutboxMessage>, Vec<AuditEvent>) + Send + Sync);
 
 impl Store {
     /// The member whose enrolled phone this is.
@@ -259,8 +262,11 @@ impl Store {
             user: to_user(user),
             previous_owner: previous.pop().map(|u| UserId(u.id)),
         };
-        outbox::insert(&txn, now, side_effects(&enrolment)).await?;
+        let (messages, audit) = side_effects(&enrolment);
+        outbox::insert(&txn, now, messages).await?;
+        super::audit::insert(&txn, &audit).await?;
         txn.commit().await?;
+        super::audit::log(&audit);
         Ok(Some(enrolment))
     }
 
@@ -297,8 +303,11 @@ impl Store {
                 user,
                 previous_owner: None,
             };
-            outbox::insert(&txn, now, side_effects(&enrolment)).await?;
+            let (messages, audit) = side_effects(&enrolment);
+            outbox::insert(&txn, now, messages).await?;
+            super::audit::insert(&txn, &audit).await?;
             txn.commit().await?;
+            super::audit::log(&audit);
             return Ok(Some(enrolment.user));
         }
         txn.commit().await?;

@@ -34,6 +34,8 @@ pub struct Successor<'a> {
     pub hash: &'a RefreshTokenHash,
     pub expires_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
+    /// `token.refreshed`, written with the rotation when refreshes are audited.
+    pub audit: Option<&'a crate::domain::audit::AuditEvent>,
 }
 
 pub enum Claim {
@@ -129,7 +131,10 @@ impl Store {
             successor.expires_at,
         )
         .await?;
+        let events = Vec::from_iter(successor.audit.cloned());
+        super::audit::insert(&txn, &events).await?;
         txn.commit().await?;
+        super::audit::log(&events);
         Ok(Claim::Won)
     }
 }

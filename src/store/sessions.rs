@@ -1,9 +1,12 @@
 //! Sessions: one per device and login, ended by setting `revoked_at`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+};
 
 use super::{Store, StoreResult, entities::sessions};
+use crate::domain::audit::AuditEvent;
 use crate::domain::{AuthMethod, Device, DeviceType, EndReason, Session, SessionId, UserId};
 
 /// Which of a user's sessions a logout ends.
@@ -70,7 +73,9 @@ impl Store {
         which: Sessions,
         now: DateTime<Utc>,
         reason: EndReason,
+        audit: Option<&AuditEvent>,
     ) -> StoreResult<u64> {
+        let txn = self.db.begin().await?;
         let update = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
             .col_expr(sessions::Column::EndReason, Expr::value(reason.as_str()))
@@ -81,7 +86,17 @@ impl Store {
             Sessions::AllExcept(id) => update.filter(sessions::Column::Id.ne(id.0)),
             Sessions::All => update,
         };
-        Ok(update.exec(&self.db).await?.rows_affected)
+        let ended = update.exec(&txn).await?.rows_affected;
+        let event = audit.filter(|_| ended > 0).map(|event| {
+            let mut event = event.clone();
+            event.details.sessions = Some(ended);
+            event
+        });
+        let events = Vec::from_iter(event);
+        super::audit::insert(&txn, &events).await?;
+        txn.commit().await?;
+        super::audit::log(&events);
+        Ok(ended)
     }
 
     /// Ends one session whatever its owner: reuse detected, lifetime exceeded, membership over.
@@ -91,15 +106,23 @@ impl Store {
         id: SessionId,
         now: DateTime<Utc>,
         reason: EndReason,
-    ) -> StoreResult<()> {
-        sessions::Entity::update_many()
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<bool> {
+        let txn = self.db.begin().await?;
+        let ended = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
             .col_expr(sessions::Column::EndReason, Expr::value(reason.as_str()))
             .filter(sessions::Column::Id.eq(id.0))
             .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(())
+            .exec(&txn)
+            .await?
+            .rows_affected
+            > 0;
+        let events = Vec::from_iter(audit.filter(|_| ended).cloned());
+        super::audit::insert(&txn, &events).await?;
+        txn.commit().await?;
+        super::audit::log(&events);
+        Ok(ended)
     }
 
     /// Records activity unless some was recorded within `min_interval`; whether it wrote.

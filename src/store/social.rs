@@ -16,6 +16,7 @@ use super::{
     LinkOutcome, NewLink, NewOutboxMessage, Store, StoreResult,
     entities::{identities, link_tokens, login_nonces, unlinked_identities, users},
 };
+use crate::domain::audit::AuditEvent;
 use crate::domain::{Email, Provider, SessionId, UserId};
 
 /// A login nonce as stored.
@@ -175,14 +176,19 @@ impl Store {
         user_id: UserId,
         link: NewLink<'_>,
         now: DateTime<Utc>,
-        events: Vec<NewOutboxMessage>,
+        (events, audit): (Vec<NewOutboxMessage>, Vec<AuditEvent>),
     ) -> StoreResult<LinkOutcome> {
         let txn = self.db.begin().await?;
         let outcome = super::identities::link_in(&txn, user_id, link, now).await?;
-        if outcome == LinkOutcome::Linked {
+        let linked = outcome == LinkOutcome::Linked;
+        if linked {
             super::outbox::insert(&txn, now, events).await?;
+            super::audit::insert(&txn, &audit).await?;
         }
         txn.commit().await?;
+        if linked {
+            super::audit::log(&audit);
+        }
         Ok(outcome)
     }
 
@@ -192,7 +198,7 @@ impl Store {
         user_id: UserId,
         provider: &Provider,
         now: DateTime<Utc>,
-        events: Vec<NewOutboxMessage>,
+        (events, audit): (Vec<NewOutboxMessage>, Vec<AuditEvent>),
     ) -> StoreResult<bool> {
         let linked = identities::Entity::find()
             .filter(identities::Column::UserId.eq(user_id.0))
@@ -231,8 +237,12 @@ impl Store {
                 .await?;
             }
             super::outbox::insert(&txn, now, events).await?;
+            super::audit::insert(&txn, &audit).await?;
         }
         txn.commit().await?;
+        if removed {
+            super::audit::log(&audit);
+        }
         Ok(removed)
     }
 }

@@ -163,3 +163,53 @@ async fn a_token_hybris_refuses_right_after_issuing_it_is_not_an_outage() {
     app.sim.set_reject_profile_tokens(false);
     assert_eq!(app.login(ANNA, PASSWORD, None).await.code(), None);
 }
+
+#[tokio::test]
+async fn phone_codes_social_sign_in_partner_tokens_and_logout_work_while_it_is_open() {
+    let app = spawn_app().await;
+    crate::social::anna_with_google(&app).await;
+    crate::phone::enrolled(&app, "member3@example.org", crate::phone::ANNA_PHONE).await;
+    let secret = crate::partners::add_partner(
+        &app,
+        "rides-pwa",
+        &[login_api::domain::partner::Claim::Name],
+    )
+    .await;
+    open_the_breaker(&app).await;
+    let calls = app.sim.token_requests();
+
+    let google = app
+        .social
+        .google_id_token(json!({"sub": crate::social::ANNA_GOOGLE}));
+    let social = crate::social::google_login(&app, &google, "anna-tablet").await;
+    assert_eq!(social.code(), None, "{}", social.body);
+    let (challenge, code) = crate::phone::challenge_and_code(&app, crate::phone::ANNA_PHONE).await;
+    let phone = crate::phone::login_with_code(&app, &challenge, &code).await;
+    assert_eq!(phone.code(), None, "{}", phone.body);
+
+    let access = social.data("loginWithSocial")["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = crate::partners::minted(&app, &access, "rides-pwa").await;
+    let (status, introspected) =
+        crate::partners::introspect(&app, "rides-pwa", &secret, &token).await;
+    assert_eq!((status, &introspected["active"]), (200, &json!(true)));
+    let sessions = app
+        .gql("{ sessions { id } }", json!({}), Some(&access))
+        .await;
+    assert_eq!(sessions.code(), None, "{}", sessions.body);
+    let logout = app
+        .gql("mutation { logout(scope: ALL) }", json!({}), Some(&access))
+        .await;
+    assert_eq!(logout.code(), None, "{}", logout.body);
+    assert_eq!(app.sim.token_requests(), calls, "none of it asked Hybris");
+    assert_eq!(status_of(&app).await, "UNAVAILABLE");
+}
+
+async fn status_of(app: &TestApp) -> String {
+    status(app).await["passwordLogin"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

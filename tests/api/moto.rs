@@ -92,7 +92,7 @@ async fn sqs(action: &str, body: Value) -> Value {
     body
 }
 
-/// A bus with a rule sending `user.login` events to a fresh SQS queue.
+/// A bus with a rule sending `user.login` events (or other detail types) to a fresh SQS queue.
 pub struct EventCapture {
     pub bus_name: String,
     queue_url: String,
@@ -100,6 +100,11 @@ pub struct EventCapture {
 
 impl EventCapture {
     pub async fn new() -> Self {
+        Self::of(&["user.login"]).await
+    }
+
+    /// A capture of the events of `detail_types`.
+    pub async fn of(detail_types: &[&str]) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let bus_name = format!("rides-service-{id}");
         let queue_url =
@@ -127,7 +132,7 @@ impl EventCapture {
             .name("user-logins")
             .event_bus_name(&bus_name)
             .event_pattern(
-                json!({"source": ["club.login-api"], "detail-type": ["user.login"]}).to_string(),
+                json!({"source": ["club.login-api"], "detail-type": detail_types}).to_string(),
             )
             .send()
             .await

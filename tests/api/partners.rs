@@ -14,7 +14,7 @@ use crate::helpers::{ANNA, TestApp, events_of, spawn_app, validate};
 const MINT: &str =
     "mutation($p: ID!) { createPartnerToken(partnerId: $p) { token expiresAt partnerId } }";
 
-async fn add_partner(app: &TestApp, id: &str, claims: &[Claim]) -> String {
+pub async fn add_partner(app: &TestApp, id: &str, claims: &[Claim]) -> String {
     app.admin
         .add_partner(NewPartner {
             id: PartnerId::parse(id).unwrap(),
@@ -28,12 +28,12 @@ async fn add_partner(app: &TestApp, id: &str, claims: &[Claim]) -> String {
         .to_owned()
 }
 
-async fn mint(app: &TestApp, access_token: &str, partner: &str) -> crate::helpers::Response {
+pub async fn mint(app: &TestApp, access_token: &str, partner: &str) -> crate::helpers::Response {
     app.gql(MINT, json!({"p": partner}), Some(access_token))
         .await
 }
 
-async fn minted(app: &TestApp, access_token: &str, partner: &str) -> String {
+pub async fn minted(app: &TestApp, access_token: &str, partner: &str) -> String {
     let response = mint(app, access_token, partner).await;
     assert_eq!(response.code(), None, "{}", response.body);
     response.data("createPartnerToken")["token"]
@@ -42,7 +42,7 @@ async fn minted(app: &TestApp, access_token: &str, partner: &str) -> String {
         .to_owned()
 }
 
-async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> (u16, Value) {
+pub async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> (u16, Value) {
     let response = app
         .http
         .post(format!("{}/partner/introspect", app.address))
@@ -55,7 +55,7 @@ async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> (u16,
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn access(login: &Value) -> &str {
+pub fn access(login: &Value) -> &str {
     login["accessToken"].as_str().unwrap()
 }
 
@@ -448,4 +448,37 @@ async fn the_basic_scheme_is_read_in_any_casing() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body, json!({"active": false}), "{scheme}");
     }
+}
+
+#[tokio::test]
+async fn redemptions_and_replays_are_in_the_audit_trail() {
+    let app = spawn_app().await;
+    let secret = add_partner(&app, "rides-pwa", &[Claim::Name]).await;
+    let login = app.login_as(ANNA, None).await;
+    let token = minted(&app, access(&login), "rides-pwa").await;
+    for _ in 0..2 {
+        introspect(&app, "rides-pwa", &secret, &token).await;
+    }
+    let events = crate::audit::all_events(&app).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "partner.token.replayed",
+            "partner.token.redeemed",
+            "login.succeeded"
+        ]
+    );
+    assert_eq!(events[0].outcome.as_str(), "failure");
+    assert_eq!(events[0].details.partner_id.as_deref(), Some("rides-pwa"));
+    assert_eq!(events[0].user_id, events[2].user_id);
+    // The member sees the replay (it may mean a leak), not the routine redemption.
+    let activity = crate::audit::activity(&app, access(&login), json!({})).await;
+    let shown: Vec<&str> = activity["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, ["PARTNER_TOKEN_REPLAYED", "LOGIN_SUCCEEDED"]);
 }

@@ -94,6 +94,13 @@ impl HybrisClient {
             ),
             _ => tracing::warn!(to, "the Hybris circuit breaker changed state"),
         }
+        if let Some(observer) = &self.observer {
+            match transition {
+                breaker::Transition::Opened => observer.circuit_changed("hybris", true),
+                breaker::Transition::Closed => observer.circuit_changed("hybris", false),
+                breaker::Transition::HalfOpened => {}
+            }
+        }
         self.metrics.hybris_breaker_state.set(gauge);
         self.metrics
             .hybris_breaker_transitions

@@ -57,6 +57,8 @@ pub struct HybrisClient {
     /// At most this many calls in flight (`HYBRIS_MAX_IN_FLIGHT`): a slow Hybris is answered
     /// fast instead of piling up requests.
     bulkhead: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Told when the breaker opens or closes.
+    observer: Option<std::sync::Arc<dyn crate::ports::CircuitObserver>>,
 }
 
 impl HybrisClient {
@@ -83,7 +85,18 @@ impl HybrisClient {
             bulkhead: std::sync::Arc::new(tokio::sync::Semaphore::new(
                 tokio::sync::Semaphore::MAX_PERMITS,
             )),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` when the breaker opens or closes (the audit trail's
+    /// `upstream.breaker_opened` / `_closed`).
+    pub fn with_circuit_observer(
+        mut self,
+        observer: std::sync::Arc<dyn crate::ports::CircuitObserver>,
+    ) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Puts the calls behind a circuit breaker and a bulkhead of `max_in_flight` calls.

@@ -71,11 +71,5 @@ fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut context = hmac::Context::with_key(&key);
     context.update(format!("{timestamp}.").as_bytes());
     context.update(body);
-    let hex: String = context
-        .sign()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
+    format!("sha256={}", crate::domain::to_hex(context.sign().as_ref()))
 }

@@ -167,11 +167,7 @@ impl FacebookVerifier {
 /// `appsecret_proof`: hex HMAC-SHA256 of the access token keyed with the app secret.
 pub fn appsecret_proof(secret: &SecretString, token: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
-    hmac::sign(&key, token.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::to_hex(hmac::sign(&key, token.as_bytes()).as_ref())
 }
 
 fn identity(

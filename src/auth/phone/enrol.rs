@@ -9,7 +9,8 @@
 use super::{Auth, CodeChallenge, CodeError};
 use crate::auth::Principal;
 use crate::auth::side_effects::{PhoneRemoved, phone_removed_event, phone_verified_event};
-use crate::domain::{ChallengePurpose, PhoneNumber, User};
+use crate::domain::audit::AuditType;
+use crate::domain::{AuthMethod, ChallengePurpose, PhoneNumber, User};
 
 impl Auth {
     /// Sends a code to `phone` to prove it belongs to the caller. The send limits apply as to
@@ -68,10 +69,22 @@ impl Auth {
             .store
             .enrol_phone(challenge.id, principal.user_id, &phone, now, &|enrolment| {
                 let mut events = vec![phone_verified_event(enrolment.user.id, region, now)];
+                let mut audit = vec![
+                    self.audit_event(AuditType::PhoneEnrolled)
+                        .with_method(AuthMethod::PhoneCode)
+                        .of(enrolment.user.id, Some(principal.session_id)),
+                ];
                 if let Some(previous) = enrolment.previous_owner {
                     events.push(phone_removed_event(previous, PhoneRemoved::Moved, now));
+                    // The previous owner sees the number leave, not who took it.
+                    let mut moved = self
+                        .audit_event(AuditType::PhoneRemoved)
+                        .with_reason("MOVED");
+                    moved.user_id = Some(previous);
+                    moved.client_ip = None;
+                    audit.push(moved);
                 }
-                events
+                (events, audit)
             })
             .await?
             .ok_or(invalid)?;
@@ -94,11 +107,18 @@ impl Auth {
         let user = self
             .store
             .remove_phone(principal.user_id, now, &|enrolment| {
-                vec![phone_removed_event(
-                    enrolment.user.id,
-                    PhoneRemoved::Removed,
-                    now,
-                )]
+                (
+                    vec![phone_removed_event(
+                        enrolment.user.id,
+                        PhoneRemoved::Removed,
+                        now,
+                    )],
+                    vec![
+                        self.audit_event(AuditType::PhoneRemoved)
+                            .with_reason("REMOVED")
+                            .of(enrolment.user.id, Some(principal.session_id)),
+                    ],
+                )
             })
             .await?
             .ok_or_else(|| CodeError::Unexpected(anyhow::anyhow!("the caller's user is gone")))?;

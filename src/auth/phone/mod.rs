@@ -17,9 +17,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
+use crate::domain::audit::AuditType;
 use crate::domain::{
-    ChallengeId, ChallengePurpose, Device, OtpCode, OtpKeys, PhoneNumber, PhonePolicy, UserId,
-    device::DeviceFields,
+    AuthMethod, ChallengeId, ChallengePurpose, Device, OtpCode, OtpKeys, PhoneNumber, PhonePolicy,
+    UserId, device::DeviceFields,
 };
 use crate::ports::{Sms, SmsSender};
 use crate::store::{Attempt, ChallengeRecord, NewChallenge};
@@ -256,7 +257,10 @@ impl Auth {
         let Some(challenge) = self.store.challenge(id).await? else {
             return Err(unknown);
         };
-        self.reserve_failure(settings, &challenge.phone).await?;
+        if let Err(error) = self.reserve_failure(settings, &challenge.phone).await {
+            self.record_code_failure(purpose, &challenge, "CODE").await;
+            return Err(error);
+        }
         let counted = self
             .store
             .count_attempt(id, purpose, self.now(), settings.max_attempts)
@@ -266,7 +270,11 @@ impl Auth {
             other => {
                 self.code_not_wrong(settings, &challenge.phone).await;
                 return match other? {
-                    Attempt::Exhausted => Err(CodeError::AttemptsExceeded),
+                    Attempt::Exhausted => {
+                        self.record_code_failure(purpose, &challenge, "CODE_ATTEMPTS_EXCEEDED")
+                            .await;
+                        Err(CodeError::AttemptsExceeded)
+                    }
                     _ => Err(unknown),
                 };
             }
@@ -281,11 +289,36 @@ impl Auth {
                 attempts = challenge.attempts,
                 "code refused: wrong or not for this caller"
             );
+            self.record_code_failure(purpose, &challenge, "INVALID_CODE")
+                .await;
             return Err(CodeError::InvalidCode {
                 attempts_left: settings.max_attempts.saturating_sub(challenge.attempts),
             });
         }
         Ok(challenge)
+    }
+}
+
+impl Auth {
+    /// A refused code, against the member it was sent to: a wrong code or a spent challenge
+    /// is `login.failed` (sign-in) or `phone.enrolled` failed (enrolment); a full failure
+    /// budget (`reason` `CODE`) is `rate_limit.tripped`.
+    async fn record_code_failure(
+        &self,
+        purpose: ChallengePurpose,
+        challenge: &ChallengeRecord,
+        reason: &str,
+    ) {
+        let kind = match (reason, purpose) {
+            ("CODE", _) => AuditType::RateLimitTripped,
+            (_, ChallengePurpose::Login) => AuditType::LoginFailed,
+            (_, ChallengePurpose::Enrol) => AuditType::PhoneEnrolled,
+        };
+        let mut event = self
+            .audit_failure(kind, reason)
+            .with_method(AuthMethod::PhoneCode);
+        event.user_id = challenge.user_id;
+        self.record_failure(event, None).await;
     }
 }
 

@@ -13,6 +13,7 @@ mod snapshot;
 
 use std::net::IpAddr;
 
+use crate::domain::audit::{AuditEvent, AuditType};
 use crate::domain::{
     Device, InactiveReason, Membership, RefreshToken, VerifiedIdentity, device::DeviceFields,
     membership::today_in,
@@ -106,11 +107,36 @@ impl Auth {
     ) -> Result<Issued, LoginError> {
         let device = Device::parse(context.device)?;
         let subject = verifier.login_subject(&credential);
+        let method = verifier.method();
+        let result = self
+            .sign_in_as(
+                verifier,
+                credential,
+                &subject,
+                &device,
+                (context.client_ip, context.proof),
+            )
+            .await;
+        if let Err(error) = &result {
+            self.record_login_failure(method, Some(&subject), Some(&device), error)
+                .await;
+        }
+        result
+    }
+
+    async fn sign_in_as<V: CredentialVerifier + ?Sized>(
+        &self,
+        verifier: &V,
+        credential: V::Credential,
+        subject: &crate::domain::LoginSubject,
+        device: &Device,
+        (client_ip, proof): (Option<IpAddr>, Option<SignInProof>),
+    ) -> Result<Issued, LoginError> {
         let charged = self
             .admit_login(
-                &subject,
+                subject,
                 device.device_id.as_deref(),
-                context.client_ip,
+                client_ip,
                 verifier.cost(&credential),
             )
             .await?;
@@ -133,7 +159,7 @@ impl Auth {
         self.settle_login(charged, Settle::Succeeded).await;
 
         let member = self.resolve_member(&identity).await?;
-        self.open_session(verifier.method(), &identity, member, &device, context.proof)
+        self.open_session(verifier.method(), &identity, member, device, proof)
             .await
     }
 
@@ -221,6 +247,7 @@ impl Auth {
                 refresh_token: &refresh_token.hash(),
                 refresh_token_expires_at,
                 side_effects: &|record| login_side_effects(record, today),
+                audit: &|record| self.login_audit(record, method, device),
             })
             .await?
             .map_err(|refusal| match (refusal, &proof) {
@@ -244,6 +271,31 @@ impl Auth {
             refresh_token_expires_at,
             now,
         )?)
+    }
+}
+
+impl Auth {
+    /// `login.succeeded`, and `account.linked` when a link token linked an account.
+    fn login_audit(
+        &self,
+        record: &crate::store::LoginRecord,
+        method: crate::domain::AuthMethod,
+        device: &Device,
+    ) -> Vec<AuditEvent> {
+        let (user_id, session_id) = (record.user.id, Some(record.session.id));
+        let mut events = vec![
+            self.on_device(self.audit_event(AuditType::LoginSucceeded), device)
+                .with_method(method)
+                .of(user_id, session_id),
+        ];
+        if let Some(provider) = &record.linked {
+            let mut linked = self
+                .audit_event(AuditType::AccountLinked)
+                .of(user_id, session_id);
+            linked.details.provider = Some(provider.as_str().to_owned());
+            events.push(linked);
+        }
+        events
     }
 }
 

@@ -1,6 +1,7 @@
 //! Linking provider accounts to members: from a session, automatically for a verified Google
 //! email that exactly one member has, or later by a password login with a link token.
 
+use crate::domain::audit::AuditType;
 use crate::domain::{OneTimeValue, SocialProvider, User, VerifiedIdentity};
 use crate::store::{LinkOutcome, LinkTokenRecord, NewLink};
 
@@ -25,7 +26,13 @@ impl Auth {
         {
             return Err(SocialError::InvalidToken(provider));
         }
-        self.link(principal.user_id, &identity, "session").await?;
+        self.link(
+            principal.user_id,
+            &identity,
+            "session",
+            Some(principal.session_id),
+        )
+        .await?;
         self.me(principal)
             .await
             .map_err(|e| SocialError::Unexpected(anyhow::anyhow!("{e}")))
@@ -45,8 +52,17 @@ impl Auth {
             None,
             now,
         );
+        let mut audit = self
+            .audit_event(AuditType::AccountUnlinked)
+            .of(principal.user_id, Some(principal.session_id));
+        audit.details.provider = Some(provider.as_str().to_owned());
         self.store
-            .unlink_social(principal.user_id, &provider.provider(), now, vec![event])
+            .unlink_social(
+                principal.user_id,
+                &provider.provider(),
+                now,
+                (vec![event], vec![audit]),
+            )
             .await?;
         self.outbox_written.notify_waiters();
         self.me(principal)
@@ -91,7 +107,7 @@ impl Auth {
                 self.may_sign_in(user).await?;
             }
             tracing::info!("verified Google email matches exactly one member: linking it");
-            return self.link(*member, identity, "auto_email").await;
+            return self.link(*member, identity, "auto_email", None).await;
         }
         let now = self.now();
         let link_token = OneTimeValue::generate();
@@ -121,6 +137,7 @@ impl Auth {
         user_id: crate::domain::UserId,
         identity: &VerifiedIdentity,
         linked_by: &str,
+        session_id: Option<crate::domain::SessionId>,
     ) -> Result<(), SocialError> {
         let now = self.now();
         let event = social_event(
@@ -130,6 +147,11 @@ impl Auth {
             Some(linked_by),
             now,
         );
+        let mut audit = self
+            .audit_event(AuditType::AccountLinked)
+            .with_reason(&linked_by.to_ascii_uppercase())
+            .of(user_id, session_id);
+        audit.details.provider = Some(identity.provider.as_str().to_owned());
         let outcome = self
             .store
             .link_social(
@@ -141,7 +163,7 @@ impl Auth {
                     linked_by,
                 },
                 now,
-                vec![event],
+                (vec![event], vec![audit]),
             )
             .await?;
         self.outbox_written.notify_waiters();

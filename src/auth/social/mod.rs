@@ -17,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+use crate::domain::audit::AuditType;
 use crate::domain::{
     AuthMethod, Device, LoginSubject, OneTimeValue, SocialProvider, VerifiedIdentity,
     device::DeviceFields,
@@ -155,6 +156,38 @@ impl Auth {
     /// Signs in with a provider token.
     #[tracing::instrument(name = "login_with_social", skip_all, fields(provider = request.provider.as_str()))]
     pub async fn login_with_social(&self, request: SocialLogin) -> Result<Issued, SocialError> {
+        let result = self.sign_in_with_social(request).await;
+        if let Err(error) = &result {
+            self.record_social_failure(error).await;
+        }
+        result
+    }
+
+    /// Refusals before the shared pipeline (which records its own): a token refused, or an
+    /// account linked to no member.
+    async fn record_social_failure(&self, error: &SocialError) {
+        let (kind, reason, provider) = match error {
+            SocialError::InvalidToken(provider) => {
+                (AuditType::LoginFailed, "INVALID_SOCIAL_TOKEN", *provider)
+            }
+            SocialError::NotLinked { provider, .. } => (
+                AuditType::LoginFailed,
+                "SOCIAL_ACCOUNT_NOT_LINKED",
+                *provider,
+            ),
+            SocialError::RateLimited { .. } => {
+                let event = self.audit_failure(AuditType::RateLimitTripped, "SOCIAL");
+                return self.record_failure(event, None).await;
+            }
+            _ => return,
+        };
+        let event = self
+            .audit_failure(kind, reason)
+            .with_method(provider.method());
+        self.record_failure(event, None).await;
+    }
+
+    async fn sign_in_with_social(&self, request: SocialLogin) -> Result<Issued, SocialError> {
         let provider = request.provider;
         let device = Device::parse(request.device.clone())?;
         let (identity, token) = self.verify_social(&request).await?;

@@ -1,8 +1,10 @@
 //! The command line: `serve` (default), `migrate`, `hybris-sim`, `print-schema`, `healthcheck`,
-//! and the operators' `partner …` and `outbox …`.
+//! and the operators' `partner …`, `outbox …`, `audit …` and `user …`.
 //!
 //! Design: commands call use cases (`auth::admin`) built by `startup`, never the store, so the
 //! CLI and the API apply the same rules.
+
+mod records;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -70,6 +72,16 @@ pub enum Command {
     Partner {
         #[command(subcommand)]
         command: PartnerCommand,
+    },
+    /// Read the security audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: records::AuditCommand,
+    },
+    /// Delete or export a member (erasure and access requests).
+    User {
+        #[command(subcommand)]
+        command: records::UserCommand,
     },
     /// Exit 0 when the server at LISTEN_ADDR answers /healthz (for container health checks).
     Healthcheck,
@@ -144,6 +156,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Partner { command } => partner(command).await,
         Command::Outbox { command } => outbox(command).await,
+        Command::Audit { command } => records::audit(command).await,
+        Command::User { command } => records::user(command).await,
         Command::Migrate => {
             let settings = Settings::from_env()?;
             let _telemetry = telemetry::init(settings.log_format);
