@@ -249,6 +249,26 @@ mod tests {
     }
 
     #[test]
+    fn calls_older_than_the_window_no_longer_count() {
+        // Nine calls, five of them outages (never two in a row), then one more outage: with
+        // the nine still in the 30 s window that is 6 of 10 and it opens; once they have left
+        // it, one outage alone does not.
+        for (elapsed, opens) in [(29, true), (31, false)] {
+            let (subject, clock) = breaker();
+            for i in 0..9 {
+                call(&subject, i % 2 == 0);
+            }
+            clock.advance(chrono::Duration::seconds(elapsed));
+            call(&subject, true);
+            assert_eq!(
+                matches!(subject.state(), BreakerState::Open { .. }),
+                opens,
+                "{elapsed} s later"
+            );
+        }
+    }
+
+    #[test]
     fn half_the_calls_failing_over_ten_opens_it_without_five_in_a_row() {
         let (breaker, _) = breaker();
         for i in 0..10 {
