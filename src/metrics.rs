@@ -73,6 +73,8 @@ pub struct Metrics {
     /// 0 closed, 1 half-open, 2 open.
     pub hybris_breaker_state: Gauge,
     pub hybris_breaker_transitions: Family<BreakerTransition, Counter>,
+    /// 1 while the read cache serves authenticated requests, 0 while they read the database.
+    pub read_cache_enabled: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -155,8 +157,15 @@ impl Default for Metrics {
             "Hybris circuit breaker state changes by new state",
             hybris_breaker_transitions.clone(),
         );
+        let read_cache_enabled = Gauge::default();
+        registry.register(
+            "read_cache_enabled",
+            "1 while sessions and user views are served from the invalidated read cache, 0 while every request reads the database",
+            read_cache_enabled.clone(),
+        );
         Self {
             registry,
+            read_cache_enabled,
             hybris_breaker_state,
             hybris_breaker_transitions,
             sms,

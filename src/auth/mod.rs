@@ -72,6 +72,8 @@ pub struct Gauges {
     /// `None` when it could not be read.
     pub live_sessions: Option<i64>,
     pub outbox: Vec<(crate::domain::outbox::Sink, crate::store::SinkCounts)>,
+    /// Whether authenticated reads are served from the read cache now.
+    pub read_cache_enabled: bool,
 }
 
 /// The rules the use cases apply, from configuration.
@@ -175,6 +177,7 @@ impl Auth {
         Gauges {
             live_sessions,
             outbox,
+            read_cache_enabled: self.store.read_cache_enabled(),
         }
     }
 
@@ -192,8 +195,9 @@ impl Auth {
         crate::domain::membership::today_in(self.timezone, self.clock.now())
     }
 
-    /// Verifies a bearer token and that its session is still live: one primary-key lookup,
-    /// so a revoked session's tokens stop working at once. An ended session's token, expired
+    /// Verifies a bearer token and that its session is still live (from the store's read
+    /// cache, which every session end invalidates on every instance), so a revoked session's
+    /// tokens stop working at once. An ended session's token, expired
     /// or not, is refused with the reason it ended, so the app can tell the member why.
     #[tracing::instrument(name = "authenticate", skip_all)]
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
@@ -211,7 +215,7 @@ impl Auth {
         };
         let session = self
             .store
-            .session(session_id)
+            .live_session(session_id, user_id, |s| self.lifetimes.is_live(s, now))
             .await
             .map_err(|e| AuthError::Unexpected(e.into()))?;
         let Some(session) = session else {
@@ -248,7 +252,7 @@ impl Auth {
 
     pub async fn me(&self, principal: Principal) -> Result<User, SessionError> {
         self.store
-            .user(principal.user_id)
+            .cached_user(principal.user_id)
             .await
             .map_err(|e| SessionError::Unexpected(e.into()))?
             .ok_or(SessionError::NotFound)

@@ -268,19 +268,7 @@ mod tests {
     }
 
     fn session() -> Session {
-        let now = Utc::now();
-        Session {
-            id: crate::domain::SessionId::new(),
-            user_id: crate::domain::UserId::new(),
-            device: Default::default(),
-            auth_method: crate::domain::AuthMethod::Password,
-            created_at: now,
-            last_accessed_at: now,
-            last_active_at: None,
-            expires_at: now + chrono::Duration::days(1),
-            revoked_at: None,
-            end_reason: None,
-        }
+        Session::fresh(crate::domain::UserId::new())
     }
 
     #[test]

@@ -96,6 +96,26 @@ impl EndReason {
     }
 }
 
+#[cfg(test)]
+impl Session {
+    /// A live password session of `user_id`, opened now for a day (unit tests).
+    pub fn fresh(user_id: UserId) -> Self {
+        let now = chrono::Utc::now();
+        Self {
+            id: SessionId::new(),
+            user_id,
+            device: Default::default(),
+            auth_method: super::AuthMethod::Password,
+            created_at: now,
+            last_accessed_at: now,
+            last_active_at: None,
+            expires_at: now + Duration::days(1),
+            revoked_at: None,
+            end_reason: None,
+        }
+    }
+}
+
 /// Whether a session can still be used at a given time, and if not, since when and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {

@@ -21,6 +21,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             crate::auth::Availability::Degraded => 1,
             crate::auth::Availability::Unavailable { .. } => 2,
         });
+    state
+        .metrics
+        .read_cache_enabled
+        .set(i64::from(gauges.read_cache_enabled));
     if let Some(live) = gauges.live_sessions {
         state.metrics.live_sessions.set(live);
     }

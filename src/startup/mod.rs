@@ -36,6 +36,7 @@ pub struct Application {
     purge_interval: std::time::Duration,
     relay: Option<Arc<Relay>>,
     sms_inbox: sim::sms::SmsInbox,
+    database_url: String,
 }
 
 impl Application {
@@ -183,6 +184,7 @@ impl Application {
             purge_interval: settings.purge_interval,
             relay,
             sms_inbox,
+            database_url: settings.database_url(),
         })
     }
 
@@ -217,6 +219,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_periodically(self.auth.clone(), self.purge_interval));
+        let invalidations = self.store.listen_for_invalidations(&self.database_url);
         tracing::info!(addr = %self.local_addr(), "listening");
         let relay = self.relay.map(|relay| tokio::spawn(relay.run()));
         let served = axum::serve(
@@ -228,6 +231,9 @@ impl Application {
         .await
         .context("serving HTTP");
         purge.abort();
+        if let Some(listener) = invalidations {
+            listener.abort();
+        }
         if let Some(relay) = relay {
             relay.abort();
         }

@@ -152,9 +152,10 @@ impl Store {
             txn.rollback().await?;
             return Ok(Err(NotRecorded::Stale));
         }
+        let mut changed = Vec::new();
         let (user, first_login) = match login.member {
             LoginMember::Directory(profile) => {
-                release_moved_email(&txn, profile).await?;
+                changed = release_moved_email(&txn, profile).await?;
                 let new_id = Uuid::now_v7();
                 let user = upsert_member(&txn, new_id, profile, now).await?;
                 identities::upsert_directory_identity(
@@ -273,7 +274,10 @@ impl Store {
         outbox::insert(&txn, now, (login.side_effects)(&record)).await?;
         record.audited = (login.audit)(&record);
         super::audit::insert(&txn, &record.audited).await?;
+        changed.push(record.user.id.0);
+        Store::announce(&txn, changed.iter().copied()).await?;
         txn.commit().await?;
+        self.forget(changed);
         super::audit::log(&record.audited);
         Ok(Ok(record))
     }

@@ -22,23 +22,25 @@ use crate::domain::CustomerProfile;
 pub(super) async fn release_moved_email(
     txn: &sea_orm::DatabaseTransaction,
     profile: &CustomerProfile,
-) -> StoreResult<()> {
-    let released = users::Entity::update_many()
+) -> StoreResult<Vec<uuid::Uuid>> {
+    let released: Vec<uuid::Uuid> = users::Entity::update_many()
         .col_expr(
             users::Column::Email,
             Expr::cust("'released-' || upstream_customer_id || '@email-moved.invalid'"),
         )
         .filter(users::Column::Email.eq(profile.email.as_str()))
         .filter(users::Column::UpstreamCustomerId.ne(profile.customer_id.as_str()))
-        .exec(txn)
+        .exec_with_returning(txn)
         .await?
-        .rows_affected;
-    if released > 0 {
+        .into_iter()
+        .map(|user| user.id)
+        .collect();
+    if !released.is_empty() {
         tracing::info!(
             "the login's email moved to another Hybris customer: released from the stale member"
         );
     }
-    Ok(())
+    Ok(released)
 }
 
 /// One statement, so concurrent first logins of one member create one user.

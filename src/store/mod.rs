@@ -9,6 +9,7 @@
 //! instances.
 
 mod audit;
+pub mod cache;
 mod deletion;
 mod entities;
 mod identities;
@@ -49,6 +50,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Sessions and user views of authenticated requests (see `cache`).
+    cache: std::sync::Arc<cache::ReadCache>,
+    /// Wakes the listener to drop its connection (`reset_invalidation_listener`).
+    listener_reset: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -79,7 +84,71 @@ impl Store {
         let db = Database::connect(options)
             .await
             .context("connecting to the database")?;
-        Ok(Self { db })
+        // Off until the listener is up (`listen_for_invalidations`); SQLite has no listener,
+        // since nothing would tell one process about another's writes to the file, so there
+        // every request reads the database as before.
+        Ok(Self {
+            db,
+            cache: std::sync::Arc::new(cache::ReadCache::new(false)),
+            listener_reset: std::sync::Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// On PostgreSQL, spawns the task that receives every instance's invalidations (the read
+    /// cache stays off until it listens); nothing on SQLite.
+    pub fn listen_for_invalidations(&self, url: &str) -> Option<tokio::task::JoinHandle<()>> {
+        self.can_listen().then(|| {
+            tokio::spawn(cache::listen(
+                self.cache.clone(),
+                url.to_owned(),
+                self.listener_reset.clone(),
+            ))
+        })
+    }
+
+    /// Drops the listener's connection as a network failure would: the cache is flushed and
+    /// off until the listener has connected again. For operators who suspect missed
+    /// notifications, and for tests.
+    pub fn reset_invalidation_listener(&self) {
+        self.listener_reset.notify_waiters();
+    }
+
+    /// Whether this database can tell instances about each other's writes (PostgreSQL), so
+    /// that the read cache can be on.
+    pub fn can_listen(&self) -> bool {
+        self.backend() == DbBackend::Postgres
+    }
+
+    /// Whether authenticated reads are served from the read cache now.
+    pub fn read_cache_enabled(&self) -> bool {
+        self.cache.enabled()
+    }
+
+    /// Inside a transaction that changes these users or ends their sessions: every instance
+    /// is told at commit (PostgreSQL `NOTIFY`; nothing on SQLite, which has one instance).
+    async fn announce(
+        txn: &sea_orm::DatabaseTransaction,
+        users: impl IntoIterator<Item = uuid::Uuid>,
+    ) -> StoreResult<()> {
+        if txn.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        for user in users {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [cache::CHANNEL.into(), user.to_string().into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// After such a commit: this instance forgets them at once (its listener may lag).
+    fn forget(&self, users: impl IntoIterator<Item = uuid::Uuid>) {
+        for user in users {
+            self.cache.invalidate(user);
+        }
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -27,6 +27,29 @@ impl Store {
             .map(to_session))
     }
 
+    /// The session behind an authenticated request of `user_id` (the token's subject), from
+    /// the read cache while `still_live` says its copy is live; else from the database (and
+    /// cached). Other readers use `session`, which always reads.
+    pub async fn live_session(
+        &self,
+        id: SessionId,
+        user_id: UserId,
+        still_live: impl Fn(&Session) -> bool,
+    ) -> StoreResult<Option<Session>> {
+        if let Some(session) = self.cache.session(id.0).filter(|s| still_live(s)) {
+            return Ok(Some(session));
+        }
+        let ticket = self.cache.ticket(user_id.0);
+        let session = self.session(id).await?;
+        if let Some(session) = session
+            .as_ref()
+            .filter(|s| s.user_id == user_id && still_live(s))
+        {
+            self.cache.put_session(ticket, session);
+        }
+        Ok(session)
+    }
+
     /// The user's sessions that are neither revoked, expired nor idle past `idle_since`.
     #[tracing::instrument(name = "db.live_sessions", skip_all)]
     pub async fn live_sessions(
@@ -94,7 +117,13 @@ impl Store {
         });
         let events = Vec::from_iter(event);
         super::audit::insert(&txn, &events).await?;
+        if ended > 0 {
+            Store::announce(&txn, [user_id.0]).await?;
+        }
         txn.commit().await?;
+        if ended > 0 {
+            self.forget([user_id.0]);
+        }
         super::audit::log(&events);
         Ok(ended)
     }
@@ -109,18 +138,22 @@ impl Store {
         audit: Option<&AuditEvent>,
     ) -> StoreResult<bool> {
         let txn = self.db.begin().await?;
-        let ended = sessions::Entity::update_many()
+        let owners: Vec<uuid::Uuid> = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
             .col_expr(sessions::Column::EndReason, Expr::value(reason.as_str()))
             .filter(sessions::Column::Id.eq(id.0))
             .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&txn)
+            .exec_with_returning(&txn)
             .await?
-            .rows_affected
-            > 0;
+            .into_iter()
+            .map(|session| session.user_id)
+            .collect();
+        let ended = !owners.is_empty();
         let events = Vec::from_iter(audit.filter(|_| ended).cloned());
         super::audit::insert(&txn, &events).await?;
+        Store::announce(&txn, owners.iter().copied()).await?;
         txn.commit().await?;
+        self.forget(owners);
         super::audit::log(&events);
         Ok(ended)
     }

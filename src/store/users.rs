@@ -16,6 +16,19 @@ impl Store {
             .map(to_user))
     }
 
+    /// The user view of authenticated requests (`me`), from the read cache when it holds it.
+    pub async fn cached_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        if let Some(user) = self.cache.user(id.0) {
+            return Ok(Some(user));
+        }
+        let ticket = self.cache.ticket(id.0);
+        let user = self.user(id).await?;
+        if let Some(user) = &user {
+            self.cache.put_user(ticket, user);
+        }
+        Ok(user)
+    }
+
     /// Whether `device_id` holds, or held, a session of the account this login subject names.
     pub async fn has_device_session(
         &self,

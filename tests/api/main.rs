@@ -23,6 +23,7 @@ mod partners;
 mod phone;
 mod phone_rules;
 mod phone_senders;
+mod read_cache;
 mod refresh;
 mod schema;
 mod sessions;

@@ -40,7 +40,12 @@ pub async fn code_sent_to(app: &TestApp, phone: &str, messages_before: usize) ->
 /// Logs `email` in and enrols `phone` for it; the login payload.
 pub async fn enrolled(app: &TestApp, email: &str, phone: &str) -> Value {
     let login = app.login_as(email, Some(&format!("{email}-device"))).await;
-    let token = login["accessToken"].as_str().unwrap();
+    enrolled_with(app, login["accessToken"].as_str().unwrap(), phone).await;
+    login
+}
+
+/// Enrols `phone` for the member of the access token `token`.
+pub async fn enrolled_with(app: &TestApp, token: &str, phone: &str) {
     let before = app.sms.to(phone).len();
     let sent = app.gql(SEND_CODE, json!({"p": phone}), Some(token)).await;
     assert_eq!(sent.code(), None, "{}", sent.body);
@@ -53,7 +58,6 @@ pub async fn enrolled(app: &TestApp, email: &str, phone: &str) -> Value {
     assert_eq!(verified.data("verifyPhone")["phone"], phone);
     // Past the resend cooldown, so the test's next send is not refused by it.
     app.clock.advance(chrono::Duration::seconds(61));
-    login
 }
 
 pub async fn send_login_code(app: &TestApp, phone: &str, device: Option<&str>) -> Response {

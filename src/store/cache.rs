@@ -1,0 +1,261 @@
+//! A per-instance cache of the two reads behind every authenticated request — the caller's
+//! session (is it live?) and the `me` user view — invalidated through the database itself.
+//!
+//! Design: every transaction that ends a session or changes a user names that user: on
+//! PostgreSQL with `pg_notify` inside the transaction (delivered at commit to every instance's
+//! `LISTEN` connection, see `listener`), and in-process right after the commit (the writing
+//! instance, and SQLite's only one). An invalidation gives the user a fresh *epoch*; a read that
+//! filled the cache from the database brings the epoch it saw before reading (its `Ticket`), and
+//! the entry is kept only if the epoch is unchanged, so a read racing a write can never store
+//! the state from before the write. While the `LISTEN` connection is down the cache is flushed
+//! and bypassed (`connected = false`): requests read the database until it is back. Never a
+//! stale "live". On SQLite the cache stays off: nothing would tell one process about another's
+//! writes to the same file.
+//!
+//! The cached session is used only to say "live": a session the copy says has ended (idle,
+//! say: its `last_accessed_at` moves without invalidation) is read again from the database.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use uuid::Uuid;
+
+use crate::domain::{Session, User};
+
+/// Entries kept per map before it is emptied (a bound on memory, not a tuning knob).
+const CAPACITY: usize = 100_000;
+
+/// The `pg_notify` channel.
+pub const CHANNEL: &str = "login_api_invalidate";
+
+pub struct ReadCache {
+    /// Whether invalidations are known to arrive (PostgreSQL: the listener is connected).
+    connected: AtomicBool,
+    /// Source of fresh epochs.
+    counter: AtomicU64,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Bumped by a flush: tickets from before it are void.
+    generation: u64,
+    epochs: HashMap<Uuid, u64>,
+    sessions: HashMap<Uuid, (Session, u64)>,
+    users: HashMap<Uuid, (User, u64)>,
+}
+
+/// What a reader saw before reading the database; an entry is stored only if it still holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    generation: u64,
+    epoch: u64,
+}
+
+impl ReadCache {
+    /// `connected`: whether invalidations already arrive (true for SQLite's single instance).
+    pub fn new(connected: bool) -> Self {
+        Self {
+            connected: AtomicBool::new(connected),
+            counter: AtomicU64::new(1),
+            state: Mutex::default(),
+        }
+    }
+
+    // A std Mutex: nothing awaits while it is held, and each hold is a map operation.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub fn ticket(&self, user_id: Uuid) -> Ticket {
+        let state = self.state();
+        Ticket {
+            generation: state.generation,
+            epoch: state.epochs.get(&user_id).copied().unwrap_or(0),
+        }
+    }
+
+    fn holds(state: &State, ticket: Ticket, user_id: Uuid) -> bool {
+        state.generation == ticket.generation
+            && state.epochs.get(&user_id).copied().unwrap_or(0) == ticket.epoch
+    }
+
+    pub fn session(&self, id: Uuid) -> Option<Session> {
+        if !self.enabled() {
+            return None;
+        }
+        let state = self.state();
+        let (session, epoch) = state.sessions.get(&id)?;
+        let current = state.epochs.get(&session.user_id.0).copied().unwrap_or(0);
+        (*epoch == current).then(|| session.clone())
+    }
+
+    pub fn put_session(&self, ticket: Ticket, session: &Session) {
+        if !self.enabled() {
+            return;
+        }
+        let mut state = self.state();
+        let user_id = session.user_id.0;
+        if Self::holds(&state, ticket, user_id) {
+            if state.sessions.len() >= CAPACITY {
+                state.sessions.clear();
+            }
+            state
+                .sessions
+                .insert(session.id.0, (session.clone(), ticket.epoch));
+        }
+    }
+
+    pub fn user(&self, id: Uuid) -> Option<User> {
+        if !self.enabled() {
+            return None;
+        }
+        let state = self.state();
+        let (user, epoch) = state.users.get(&id)?;
+        let current = state.epochs.get(&id).copied().unwrap_or(0);
+        (*epoch == current).then(|| user.clone())
+    }
+
+    pub fn put_user(&self, ticket: Ticket, user: &User) {
+        if !self.enabled() {
+            return;
+        }
+        let mut state = self.state();
+        if Self::holds(&state, ticket, user.id.0) {
+            if state.users.len() >= CAPACITY {
+                state.users.clear();
+            }
+            state.users.insert(user.id.0, (user.clone(), ticket.epoch));
+        }
+    }
+
+    /// The user changed, or one of their sessions ended: their entries are void.
+    pub fn invalidate(&self, user_id: Uuid) {
+        let epoch = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.state();
+        if state.epochs.len() >= CAPACITY {
+            // Forgetting epochs could revive an old ticket: void them all instead.
+            flush(&mut state);
+        }
+        state.epochs.insert(user_id, epoch);
+        state.users.remove(&user_id);
+    }
+
+    /// Everything is void (invalidations may have been missed); `connected` says whether new
+    /// entries may be stored from now on.
+    pub fn flush(&self, connected: bool) {
+        let mut state = self.state();
+        flush(&mut state);
+        self.connected.store(connected, Ordering::Release);
+    }
+}
+
+fn flush(state: &mut State) {
+    state.generation += 1;
+    state.epochs.clear();
+    state.sessions.clear();
+    state.users.clear();
+}
+
+/// PostgreSQL: applies every instance's invalidations to `cache` for as long as the process
+/// runs. The cache is used only while the `LISTEN` connection is up; on any failure it is
+/// flushed and bypassed, and the connection is made again (each second).
+pub async fn listen(
+    cache: std::sync::Arc<ReadCache>,
+    url: String,
+    reset: std::sync::Arc<tokio::sync::Notify>,
+) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        match PgListener::connect(&url).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => {
+                    // Whatever was cached before may have missed invalidations.
+                    cache.flush(true);
+                    tracing::info!("read cache on: listening for invalidations");
+                    loop {
+                        let received = tokio::select! {
+                            received = listener.try_recv() => received,
+                            () = reset.notified() => break,
+                        };
+                        match received {
+                            Ok(Some(notification)) => match notification.payload().parse() {
+                                Ok(user) => cache.invalidate(user),
+                                Err(_) => cache.flush(true),
+                            },
+                            Ok(None) => break,
+                            Err(error) => {
+                                tracing::warn!(%error, "the invalidation listener failed");
+                                break;
+                            }
+                        }
+                    }
+                    cache.flush(false);
+                    tracing::warn!(
+                        "read cache off: the invalidation listener lost its connection; reading the database until it is back"
+                    );
+                }
+                Err(error) => tracing::warn!(%error, "LISTEN for invalidations failed"),
+            },
+            Err(error) => {
+                tracing::warn!(%error, "connecting the invalidation listener failed")
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UserId;
+
+    fn session(user: Uuid) -> Session {
+        Session::fresh(UserId(user))
+    }
+
+    #[test]
+    fn a_read_that_raced_a_write_is_never_stored() {
+        let cache = ReadCache::new(true);
+        let user = Uuid::now_v7();
+        let s = session(user);
+        let ticket = cache.ticket(user);
+        cache.invalidate(user); // the write commits while the read is in flight
+        cache.put_session(ticket, &s);
+        assert!(cache.session(s.id.0).is_none());
+        let ticket = cache.ticket(user);
+        cache.put_session(ticket, &s);
+        assert!(cache.session(s.id.0).is_some());
+        cache.invalidate(user);
+        assert!(
+            cache.session(s.id.0).is_none(),
+            "an invalidation voids the entry"
+        );
+    }
+
+    #[test]
+    fn while_disconnected_nothing_is_served_or_stored_and_a_flush_voids_old_tickets() {
+        let cache = ReadCache::new(true);
+        let user = Uuid::now_v7();
+        let s = session(user);
+        let old = cache.ticket(user);
+        cache.flush(false);
+        cache.put_session(cache.ticket(user), &s);
+        assert!(cache.session(s.id.0).is_none());
+        cache.flush(true);
+        cache.put_session(old, &s);
+        assert!(
+            cache.session(s.id.0).is_none(),
+            "a ticket from before the flush"
+        );
+        cache.put_session(cache.ticket(user), &s);
+        assert!(cache.session(s.id.0).is_some());
+    }
+}

@@ -1,0 +1,160 @@
+//! Two instances on one database: a session ended or a member changed on one is seen by the
+//! other at its very next request, whatever the other has cached; and while an instance cannot
+//! hear the invalidations, it reads the database.
+
+use login_api::ports::Clock;
+use serde_json::{Value, json};
+
+use crate::helpers::{ANNA, TestApp, spawn_app_with};
+
+async fn me(app: &TestApp, token: &str) -> crate::helpers::Response {
+    app.gql("{ me { id phone } }", json!({}), Some(token)).await
+}
+
+fn access(login: &Value) -> &str {
+    login["accessToken"].as_str().unwrap()
+}
+
+async fn cache_gauge(app: &TestApp) -> String {
+    crate::metrics::scrape(app)
+        .await
+        .lines()
+        .find(|l| l.starts_with("login_api_read_cache_enabled "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// An ES256 key in a PKCS#8 PEM file, for instances that must accept each other's tokens.
+fn shared_key() -> std::path::PathBuf {
+    use aws_lc_rs::{rand::SystemRandom, signature};
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let der = signature::EcdsaKeyPair::generate_pkcs8(
+        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &SystemRandom::new(),
+    )
+    .unwrap();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        STANDARD.encode(der.as_ref())
+    );
+    let path = std::env::temp_dir().join(format!("login-api-key-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+/// Two instances on one database, signing with one key, on the same time.
+async fn two_instances() -> (TestApp, TestApp) {
+    let key = shared_key();
+    let a = spawn_app_with(|s| s.jwt.private_key_file = Some(key.clone())).await;
+    let b = spawn_app_with(|s| {
+        s.database_url = Some(a.database.url.clone());
+        s.jwt.private_key_file = Some(key.clone());
+    })
+    .await;
+    b.clock.set(a.clock.now());
+    std::fs::remove_file(key).ok();
+    // Where the database can tell instances apart (PostgreSQL), B serves from its cache from
+    // here on, so the tests see what its cache says; elsewhere every request reads.
+    b.eventually("B's read cache to be on", || async {
+        b.store.read_cache_enabled() || !b.store.can_listen()
+    })
+    .await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_is_refused_by_the_other_at_its_next_request() {
+    let (a, b) = two_instances().await;
+    let login = a.login_as(ANNA, Some("phone")).await;
+    let token = access(&login);
+    for _ in 0..3 {
+        // Served (and cached) by B.
+        assert_eq!(me(&b, token).await.code(), None);
+    }
+    let out = a
+        .gql(
+            "mutation { logout(scope: CURRENT) }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(out.code(), None, "{}", out.body);
+    let refused = me(&b, token).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(refused.error_extension("reason"), "LOGOUT");
+}
+
+#[tokio::test]
+async fn a_revocation_and_a_member_change_reach_the_other_instance() {
+    let (a, b) = two_instances().await;
+    let phone = a.login_as(ANNA, Some("phone")).await;
+    let tablet = a.login_as(ANNA, Some("tablet")).await;
+    assert_eq!(me(&b, access(&phone)).await.code(), None);
+    assert_eq!(
+        me(&b, access(&tablet)).await.data("me")["phone"],
+        Value::Null
+    );
+
+    // The member's view changes on A: B shows it next.
+    crate::phone::enrolled_with(&a, access(&tablet), crate::phone::ANNA_PHONE).await;
+    assert_eq!(
+        me(&b, access(&tablet)).await.data("me")["phone"],
+        crate::phone::ANNA_PHONE
+    );
+
+    // The tablet ends the phone's session on A: B refuses the phone's token.
+    let others = a
+        .gql(
+            "mutation { logout(scope: OTHERS) }",
+            json!({}),
+            Some(access(&tablet)),
+        )
+        .await;
+    assert_eq!(others.code(), None, "{}", others.body);
+    let refused = me(&b, access(&phone)).await;
+    assert_eq!(
+        refused.error_extension("reason"),
+        "REVOKED",
+        "{}",
+        refused.body
+    );
+    assert_eq!(me(&b, access(&tablet)).await.code(), None);
+}
+
+#[tokio::test]
+async fn without_its_listener_an_instance_reads_the_database_until_it_is_back() {
+    let (a, b) = two_instances().await;
+    let login = a.login_as(ANNA, Some("phone")).await;
+    let token = access(&login);
+    assert_eq!(me(&b, token).await.code(), None);
+
+    b.store.reset_invalidation_listener();
+    b.eventually("the read cache to be off", || async {
+        cache_gauge(&b).await == "login_api_read_cache_enabled 0"
+    })
+    .await;
+    let out = a
+        .gql(
+            "mutation { logout(scope: CURRENT) }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(out.code(), None, "{}", out.body);
+    assert_eq!(me(&b, token).await.error_extension("reason"), "LOGOUT");
+    // Back (on PostgreSQL): what it caches from now on is invalidated again.
+    let again = a.login_as(ANNA, Some("phone")).await;
+    assert_eq!(me(&b, access(&again)).await.code(), None);
+    let out = a
+        .gql(
+            "mutation { logout(scope: ALL) }",
+            json!({}),
+            Some(access(&again)),
+        )
+        .await;
+    assert_eq!(out.code(), None, "{}", out.body);
+    assert_eq!(
+        me(&b, access(&again)).await.error_extension("reason"),
+        "LOGOUT"
+    );
+}
