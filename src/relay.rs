@@ -119,7 +119,13 @@ impl Relay {
         let messages = self.without_deleted_members(messages).await?;
         let results = sink.deliver(&messages).await;
         let now = self.clock.now();
+        // Members deleted while this batch was out: their rows go rather than stay delivered.
+        let deleted_meanwhile = self.deleted_members(&messages).await?;
         for (message, result) in messages.iter().zip(results) {
+            if member_data_of(&message.payload).is_some_and(|m| deleted_meanwhile.contains(&m)) {
+                self.store.drop_outbox(message.id, &self.id).await?;
+                continue;
+            }
             let settlement = match result {
                 Ok(()) => Settlement::Delivered,
                 Err(error) => {
@@ -150,11 +156,7 @@ impl Relay {
         &self,
         messages: Vec<OutboxMessage>,
     ) -> anyhow::Result<Vec<OutboxMessage>> {
-        let members: Vec<uuid::Uuid> = messages
-            .iter()
-            .filter_map(|m| member_data_of(&m.payload))
-            .collect();
-        let deleted = self.store.deleted_among(&members).await?;
+        let deleted = self.deleted_members(&messages).await?;
         if deleted.is_empty() {
             return Ok(messages);
         }
@@ -166,6 +168,14 @@ impl Relay {
             tracing::info!(event_id = %message.id, "outbox row dropped: its member was deleted");
         }
         Ok(kept)
+    }
+
+    async fn deleted_members(&self, messages: &[OutboxMessage]) -> anyhow::Result<Vec<uuid::Uuid>> {
+        let members: Vec<uuid::Uuid> = messages
+            .iter()
+            .filter_map(|m| member_data_of(&m.payload))
+            .collect();
+        Ok(self.store.deleted_among(&members).await?)
     }
 
     /// `base · 2^(attempts-1)`, capped, times a jitter factor in [0.5, 1.5).

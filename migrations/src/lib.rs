@@ -18,6 +18,7 @@ mod m20261130_000009_session_activity_and_roles;
 mod m20261130_000010_phone_codes;
 mod m20261130_000011_social_sign_in;
 mod m20261130_000012_audit_and_deletion;
+mod m20261130_000013_outbox_member;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_phone_codes::Migration),
             Box::new(m20261130_000011_social_sign_in::Migration),
             Box::new(m20261130_000012_audit_and_deletion::Migration),
+            Box::new(m20261130_000013_outbox_member::Migration),
         ]
     }
 }

@@ -226,6 +226,8 @@ impl Auth {
                 event.device_hash = None;
                 event.details.device_name = None;
                 event.reason = Some("SUMMARY".into());
+                event.details.network = event.client_ip.map(ip_key);
+                event.client_ip = None;
                 self.store.count_audit_summary(&event, key).await
             }
             _ => {

@@ -69,14 +69,15 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
                 .audit_events(member.as_ref(), Some(since), None, limit.clamp(1, 10_000))
                 .await?;
             println!(
-                "{:<24} {:<24} {:<8} {:<26} {:<10} {:<20} user",
-                "time", "type", "outcome", "reason", "method", "network"
+                "{:<24} {:<24} {:>6} {:<8} {:<26} {:<10} {:<20} user",
+                "time", "type", "count", "outcome", "reason", "method", "network"
             );
             for e in &events {
                 println!(
-                    "{:<24} {:<24} {:<8} {:<26} {:<10} {:<20} {}",
+                    "{:<24} {:<24} {:>6} {:<8} {:<26} {:<10} {:<20} {}",
                     e.at.format("%Y-%m-%d %H:%M:%S"),
                     e.kind.as_str(),
+                    e.count,
                     e.outcome.as_str(),
                     e.reason.as_deref().unwrap_or("-"),
                     e.method.map(|m| m.as_str()).unwrap_or("-"),

@@ -138,6 +138,9 @@ pub struct AuditDetails {
     /// The upstream of a breaker event (`hybris`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// The client network a summary row counts (an IPv4 address, an IPv6 /64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// The start of the minute a summary row counts (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_start: Option<String>,
@@ -230,7 +233,8 @@ impl AuditEvent {
 
 /// The network an address is shown as: IPv4 by its /24, IPv6 by its /48 (`203.0.113.0/24`).
 pub fn truncated_network(ip: IpAddr) -> String {
-    match ip {
+    // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
+    match ip.to_canonical() {
         IpAddr::V4(v4) => {
             let [a, b, c, _] = v4.octets();
             format!("{a}.{b}.{c}.0/24")
@@ -263,6 +267,10 @@ mod tests {
         assert_eq!(
             truncated_network("2001:db8:abcd:12:1::5".parse().unwrap()),
             "2001:db8:abcd::/48"
+        );
+        assert_eq!(
+            truncated_network("::ffff:203.0.113.77".parse().unwrap()),
+            "203.0.113.0/24"
         );
     }
 

@@ -81,4 +81,24 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unusable_request_id))
+}
+
+/// A client's `x-request-id` is kept when it is an id: 1 to 128 of `A-Z a-z 0-9 - _ . :`.
+/// Anything else (oversized, control characters, spaces) is dropped and a UUID given instead,
+/// so it cannot flood logs, break a column, or forge log structure.
+async fn drop_unusable_request_id<B>(
+    mut request: axum::http::Request<B>,
+) -> axum::http::Request<B> {
+    let usable = request.headers().get(REQUEST_ID).is_none_or(|value| {
+        let bytes = value.as_bytes();
+        (1..=128).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
+    if !usable {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
 }

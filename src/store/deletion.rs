@@ -10,8 +10,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -72,8 +72,7 @@ impl Store {
         let NewDeletion { user_id, now, .. } = deletion;
         let txn = self.db.begin().await?;
         // A write first: it takes SQLite's write lock (a transaction that reads first cannot
-        // take it once another write commits) and locks the member's row on PostgreSQL, so a
-        // concurrent sign-in of this member waits for the deletion.
+        // take it once another write commits).
         let locked = users::Entity::update_many()
             .col_expr(
                 users::Column::UpdatedAt,
@@ -83,7 +82,14 @@ impl Store {
             .exec(&txn)
             .await?
             .rows_affected;
-        let user = match users::Entity::find_by_id(user_id.0).one(&txn).await? {
+        // On PostgreSQL, FOR UPDATE: a partner redemption (which takes KEY SHARE on the user
+        // for its `partner_subjects` row) then waits for the deletion, or the deletion for it,
+        // so no partner that received the member is missed.
+        let mut find = users::Entity::find_by_id(user_id.0);
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            find = find.lock_exclusive();
+        }
+        let user = match find.one(&txn).await? {
             Some(user) if locked == 1 => user,
             _ => {
                 txn.rollback().await?;
@@ -177,20 +183,38 @@ impl Store {
             .collect())
     }
 
-    /// Deletes up to `batch` tombstones past their purge time; how many went.
+    /// Deletes up to `batch` tombstones past their purge time, and up to `batch` outbox rows
+    /// of deleted members (rows a relay was delivering as the member was deleted); how many
+    /// went.
     pub async fn purge_tombstones(&self, now: DateTime<Utc>, batch: u64) -> StoreResult<u64> {
         use sea_orm::sea_query::Query;
+        let deleted_members = Query::select()
+            .column(deleted_accounts::Column::UserId)
+            .from(deleted_accounts::Entity)
+            .to_owned();
+        let stragglers = Query::select()
+            .column(outbox::Column::Id)
+            .from(outbox::Entity)
+            .and_where(outbox::Column::MemberId.in_subquery(deleted_members))
+            .limit(batch)
+            .to_owned();
+        let rows = outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.in_subquery(stragglers))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
         let old = Query::select()
             .column(deleted_accounts::Column::UserId)
             .from(deleted_accounts::Entity)
             .and_where(deleted_accounts::Column::PurgeAt.lte(now))
             .limit(batch)
             .to_owned();
-        Ok(deleted_accounts::Entity::delete_many()
-            .filter(deleted_accounts::Column::UserId.in_subquery(old))
-            .exec(&self.db)
-            .await?
-            .rows_affected)
+        Ok(rows
+            + deleted_accounts::Entity::delete_many()
+                .filter(deleted_accounts::Column::UserId.in_subquery(old))
+                .exec(&self.db)
+                .await?
+                .rows_affected)
     }
 }
 
@@ -216,7 +240,8 @@ async fn drop_pending_rows(
         .add(outbox::Column::DeliveredAt.is_not_null())
         .add(outbox::Column::ClaimedUntil.is_null())
         .add(outbox::Column::ClaimedUntil.lte(now));
-    let theirs = Condition::any()
+    // Rows written before `member_id` existed are recognised by key or payload.
+    let legacy = Condition::any()
         .add(
             Condition::all()
                 .add(outbox::Column::Sink.eq(Sink::SearchIndex.as_str()))
@@ -226,6 +251,13 @@ async fn drop_pending_rows(
             Condition::all()
                 .add(outbox::Column::Sink.eq(Sink::EventBus.as_str()))
                 .add(outbox::Column::Payload.like(format!("%\"{id}\"%"))),
+        );
+    let theirs = Condition::any()
+        .add(outbox::Column::MemberId.eq(user_id.0))
+        .add(
+            Condition::all()
+                .add(outbox::Column::MemberId.is_null())
+                .add(legacy),
         );
     Ok(outbox::Entity::delete_many()
         .filter(not_leased)
@@ -238,7 +270,7 @@ async fn drop_pending_rows(
 impl Store {
     /// Everything held about the member, table by table, as JSON (for access requests);
     /// `None` when there is no such member. Secrets are never stored, so none can appear:
-    /// refresh and partner tokens are hashes and are left out.
+    /// refresh and partner tokens are hashes and are left out, as are push tokens.
     pub async fn export_member(&self, user_id: UserId) -> StoreResult<Option<serde_json::Value>> {
         use super::entities::{auth_events, identities, sessions};
         let Some(user) = users::Entity::find_by_id(user_id.0)
@@ -253,8 +285,19 @@ impl Store {
             .into_json()
             .all(&self.db)
             .await?;
-        let sessions = sessions::Entity::find()
+        // A push token addresses the device: kept out like the other credentials.
+        let mut sessions = sessions::Entity::find()
             .filter(sessions::Column::UserId.eq(user_id.0))
+            .into_json()
+            .all(&self.db)
+            .await?;
+        for session in &mut sessions {
+            if let Some(session) = session.as_object_mut() {
+                session.remove("push_token");
+            }
+        }
+        let unlinked = unlinked_identities::Entity::find()
+            .filter(unlinked_identities::Column::UserId.eq(user_id.0))
             .into_json()
             .all(&self.db)
             .await?;
@@ -271,6 +314,7 @@ impl Store {
         Ok(Some(serde_json::json!({
             "user": user,
             "identities": identities,
+            "unlinkedIdentities": unlinked,
             "sessions": sessions,
             "partnersThatReceivedTheMember": partners,
             "securityEvents": security_events,

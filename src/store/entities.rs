@@ -140,6 +140,8 @@ pub mod outbox {
         pub claimed_by: Option<String>,
         pub delivered_at: Option<DateTimeUtc>,
         pub dead_at: Option<DateTimeUtc>,
+        /// The member whose data the payload carries (`outbox::member_data_of`).
+        pub member_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,7 @@
 //! The transactional outbox: rows written with the data they describe, claimed and settled by
 //! the relay.
 //!
-//! Design: a claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING *` that leases the
+//! Design: a claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …` that leases the
 //! rows to one relay; on PostgreSQL the inner select takes `FOR UPDATE SKIP LOCKED`, so relays
 //! in several instances never claim the same row at once. Only the oldest pending row of a
 //! `message_key` is claimable, which keeps one user's index updates in order. A lease that runs
@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Store, StoreResult, entities::outbox};
-use crate::domain::outbox::{OutboxMessage, Sink};
+use crate::domain::outbox::{OutboxMessage, Sink, member_data_of};
 
 /// A side effect to record with a business write.
 #[derive(Debug, Clone)]
@@ -59,6 +59,7 @@ pub(super) async fn insert(
         return Ok(());
     }
     let rows = messages.into_iter().map(|m| outbox::ActiveModel {
+        member_id: Set(member_data_of(&m.payload)),
         id: Set(m.id),
         sink: Set(m.sink.as_str().to_owned()),
         message_key: Set(m.key),
@@ -78,6 +79,9 @@ pub(super) async fn insert(
     Ok(())
 }
 
+/// The columns named, not `*`: a statement prepared before a migration added a column must
+/// not change shape under its cached metadata (PostgreSQL refuses such a plan; sqlx's SQLite
+/// driver indexes past the row).
 const CLAIM_SQL: &str = "UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
     WHERE id IN ( \
       SELECT o.id FROM outbox o \
@@ -85,7 +89,8 @@ const CLAIM_SQL: &str = "UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
         AND o.available_at <= $4 AND (o.claimed_until IS NULL OR o.claimed_until <= $4) \
         {in_key_order} \
       ORDER BY o.id LIMIT $5 {lock}) \
-    RETURNING *";
+    RETURNING id, sink, message_key, payload, created_at, available_at, attempts, last_error, \
+      claimed_until, claimed_by, delivered_at, dead_at, member_id";
 
 /// Only the oldest pending row of a key may go: one user's index updates stay in order. Written
 /// as a correlated `LIMIT 1` subquery, which PostgreSQL answers with one lookup in the partial
@@ -154,8 +159,6 @@ impl Store {
         Ok(messages)
     }
 
-    /// Records the outcome of a delivery of a row this relay holds.
-    #[tracing::instrument(name = "db.settle_outbox", skip_all)]
     /// Deletes a row `relay` holds instead of delivering it (its member was deleted).
     #[tracing::instrument(name = "db.drop_outbox", skip_all)]
     pub async fn drop_outbox(&self, id: Uuid, relay: &str) -> StoreResult<()> {
@@ -167,6 +170,8 @@ impl Store {
         Ok(())
     }
 
+    /// Records the outcome of a delivery of a row this relay holds.
+    #[tracing::instrument(name = "db.settle_outbox", skip_all)]
     pub async fn settle_outbox(
         &self,
         id: Uuid,

@@ -239,8 +239,40 @@ async fn a_change_that_cannot_write_its_event_does_not_happen() {
 }
 
 #[tokio::test]
-async fn an_event_is_absent_when_its_change_rolls_back() {
-    // A refresh that loses the race writes no `token.refreshed`: its transaction rolls back.
+async fn an_event_written_before_its_change_failed_is_rolled_back_with_it() {
+    let app = spawn_app().await;
+    let login = app.login_as(ANNA, Some("phone")).await;
+    // The deletion writes its event and pseudonymises before it reaches the tombstone table.
+    let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("DROP TABLE deleted_accounts")
+        .await
+        .unwrap();
+    let failed = app
+        .gql(
+            "mutation { deleteAccount(input: {confirmation: \"DELETE\"}) { deletedAt } }",
+            json!({}),
+            Some(access(&login)),
+        )
+        .await;
+    assert_eq!(
+        failed.code(),
+        Some("INTERNAL_SERVER_ERROR"),
+        "{}",
+        failed.body
+    );
+    let events = all_events(&app).await;
+    assert_eq!(types(&events), ["login.succeeded"], "no account.deleted");
+    assert!(events[0].user_id.is_some(), "not pseudonymised");
+    assert_eq!(app.count("users").await, 1);
+    let me = app
+        .gql("{ me { id } }", json!({}), Some(access(&login)))
+        .await;
+    assert_eq!(me.code(), None, "the session lives on");
+}
+
+#[tokio::test]
+async fn of_concurrent_refreshes_only_the_committed_rotation_is_recorded() {
     let app = spawn_app_with(|s| s.audit.record_refresh = true).await;
     let login = app.login_as(ANNA, Some("phone")).await;
     let token = login["refreshToken"].as_str().unwrap().to_owned();
@@ -301,6 +333,8 @@ async fn a_storm_of_a_thousand_failed_logins_from_one_address_writes_a_bounded_n
     for summary in &summaries {
         assert!(summary.user_id.is_none() && summary.subject_hash.is_none());
         assert!(summary.details.window_start.is_some());
+        assert!(summary.client_ip.is_none(), "a network, never one address");
+        assert!(summary.details.network.is_some());
     }
     let counted: i64 = events.iter().map(|e| e.count).sum();
     assert_eq!(
@@ -468,4 +502,45 @@ async fn the_hybris_breaker_opening_and_closing_are_recorded() {
     assert_eq!(opened.details.upstream.as_deref(), Some("hybris"));
     // Outages are not the members' failures.
     assert!(!types(&all_events(&app).await).contains(&"login.failed"));
+}
+
+#[tokio::test]
+async fn an_unusable_request_id_is_replaced_and_never_breaks_the_write() {
+    let app = spawn_app().await;
+    for hostile in ["x".repeat(129), "two words".into(), "line\tbreak".into()] {
+        let response = app
+            .http
+            .post(format!("{}/graphql", app.address))
+            .header("x-request-id", hostile.as_str())
+            .json(&json!({"query": *crate::helpers::LOGIN, "variables": {"input": {"email": ANNA, "password": PASSWORD}}}))
+            .send()
+            .await
+            .unwrap();
+        let given = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert!(body["errors"].is_null(), "{body}");
+        assert_ne!(given, hostile);
+        assert!(uuid::Uuid::parse_str(&given).is_ok(), "{given}");
+        assert_eq!(
+            all_events(&app).await[0].request_id.as_deref(),
+            Some(given.as_str())
+        );
+    }
+    // A usable one is kept, and recorded.
+    let kept = app
+        .http
+        .post(format!("{}/graphql", app.address))
+        .header("x-request-id", "app-7f3a:retry.2")
+        .json(&json!({"query": *crate::helpers::LOGIN, "variables": {"input": {"email": ANNA, "password": PASSWORD}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "app-7f3a:retry.2");
+    assert_eq!(
+        all_events(&app).await[0].request_id.as_deref(),
+        Some("app-7f3a:retry.2")
+    );
 }

@@ -234,6 +234,12 @@ async fn an_index_update_in_flight_is_never_overtaken_by_the_delete() {
         .await
         .unwrap();
     assert_eq!(held.len(), 1);
+    let event = app
+        .store
+        .claim_outbox(Sink::EventBus, "busy", now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(event.len(), 1);
     let deleted = delete(&app, access(&login), "DELETE").await;
     assert_eq!(deleted.code(), None, "{}", deleted.body);
     let waiting = app
@@ -250,6 +256,25 @@ async fn an_index_update_in_flight_is_never_overtaken_by_the_delete() {
     assert!(
         waiting.is_empty(),
         "the delete waits behind the held update"
+    );
+    // The event goes out after all and is settled delivered: the purge removes what it carried.
+    app.store
+        .settle_outbox(
+            event[0].id,
+            "busy",
+            now,
+            login_api::store::Settlement::Delivered,
+        )
+        .await
+        .unwrap();
+    assert!(outbox_payloads(&app).await.iter().any(|p| p.contains(ANNA)));
+    app.auth.purge_expired(100).await.unwrap();
+    assert!(
+        outbox_payloads(&app)
+            .await
+            .iter()
+            .all(|p| !p.contains(ANNA)),
+        "no row holds the email after the purge"
     );
 
     // Its lease runs out: a relay finds the member deleted, drops the update, then deletes.

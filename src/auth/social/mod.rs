@@ -110,6 +110,18 @@ pub enum SocialError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// A refused social sign-in, and whether its audit event is written already.
+enum Refused {
+    Recorded(SocialError),
+    Unrecorded(SocialError),
+}
+
+impl<E: Into<SocialError>> From<E> for Refused {
+    fn from(error: E) -> Self {
+        Self::Unrecorded(error.into())
+    }
+}
+
 impl From<crate::store::StoreError> for SocialError {
     fn from(e: crate::store::StoreError) -> Self {
         Self::Unexpected(e.into())
@@ -156,16 +168,20 @@ impl Auth {
     /// Signs in with a provider token.
     #[tracing::instrument(name = "login_with_social", skip_all, fields(provider = request.provider.as_str()))]
     pub async fn login_with_social(&self, request: SocialLogin) -> Result<Issued, SocialError> {
-        let result = self.sign_in_with_social(request).await;
-        if let Err(error) = &result {
-            self.record_social_failure(error).await;
+        let method = request.provider.method();
+        match self.sign_in_with_social(request).await {
+            Ok(issued) => Ok(issued),
+            Err(Refused::Recorded(error)) => Err(error),
+            Err(Refused::Unrecorded(error)) => {
+                self.record_social_failure(method, &error).await;
+                Err(error)
+            }
         }
-        result
     }
 
-    /// Refusals before the shared pipeline (which records its own): a token refused, or an
-    /// account linked to no member.
-    async fn record_social_failure(&self, error: &SocialError) {
+    /// Refusals before the shared pipeline (which records its own): a token refused, an
+    /// account linked to no member, a membership that may not sign in.
+    async fn record_social_failure(&self, method: AuthMethod, error: &SocialError) {
         let (kind, reason, provider) = match error {
             SocialError::InvalidToken(provider) => {
                 (AuditType::LoginFailed, "INVALID_SOCIAL_TOKEN", *provider)
@@ -179,6 +195,9 @@ impl Auth {
                 let event = self.audit_failure(AuditType::RateLimitTripped, "SOCIAL");
                 return self.record_failure(event, None).await;
             }
+            SocialError::Login(error) => {
+                return self.record_login_failure(method, None, None, error).await;
+            }
             _ => return,
         };
         let event = self
@@ -187,7 +206,7 @@ impl Auth {
         self.record_failure(event, None).await;
     }
 
-    async fn sign_in_with_social(&self, request: SocialLogin) -> Result<Issued, SocialError> {
+    async fn sign_in_with_social(&self, request: SocialLogin) -> Result<Issued, Refused> {
         let provider = request.provider;
         let device = Device::parse(request.device.clone())?;
         let (identity, token) = self.verify_social(&request).await?;
@@ -211,7 +230,7 @@ impl Auth {
             if let Some(super::SignInProof::Nonce { hash, .. }) = &proof {
                 self.store.consume_nonce(hash, self.now()).await?;
             }
-            return Err(refusal);
+            return Err(refusal.into());
         }
         let context = SignInContext {
             device: request.device,
@@ -221,10 +240,13 @@ impl Auth {
         let verifier = Verified {
             method: provider.method(),
         };
+        // The shared pipeline records its own refusals.
         match self.sign_in(&verifier, identity, context).await {
             // The nonce was used by a concurrent sign-in, or the link went meanwhile.
-            Err(LoginError::IdentityNotLinked) => Err(SocialError::InvalidToken(provider)),
-            outcome => Ok(outcome?),
+            Err(LoginError::IdentityNotLinked) => {
+                Err(Refused::Recorded(SocialError::InvalidToken(provider)))
+            }
+            outcome => outcome.map_err(|e| Refused::Recorded(e.into())),
         }
     }
 
