@@ -83,6 +83,10 @@ impl std::fmt::Debug for AuditSettings {
 pub struct AuditTrail {
     key: hmac::Key,
     pub settings: AuditSettings,
+    /// Failures over the budget not yet added to their summary row, by summary key: written
+    /// at most once a second per key, so a storm costs the database one write a second, not
+    /// one per failure. A std Mutex: nothing awaits while it is held.
+    pending_summaries: std::sync::Mutex<std::collections::HashMap<String, AuditEvent>>,
 }
 
 impl AuditTrail {
@@ -93,6 +97,7 @@ impl AuditTrail {
                 settings.hash_key.expose_secret().as_bytes(),
             ),
             settings,
+            pending_summaries: Default::default(),
         }
     }
 
@@ -228,7 +233,9 @@ impl Auth {
                 event.reason = Some("SUMMARY".into());
                 event.details.network = event.client_ip.map(ip_key);
                 event.client_ip = None;
-                self.store.count_audit_summary(&event, key).await
+                event.request_id = None;
+                self.count_on_summary(event, key.clone());
+                return;
             }
             _ => {
                 // Looked up only for rows that are written.
@@ -243,6 +250,44 @@ impl Auth {
         };
         if let Err(error) = written {
             tracing::error!(%error, event_type = event.kind.as_str(), "writing an audit event failed");
+        }
+    }
+
+    /// Adds one failure to the pending count of its summary row; the first starts the
+    /// second after which the count is written.
+    fn count_on_summary(&self, event: AuditEvent, key: String) {
+        let first = {
+            let mut pending = self
+                .audit
+                .pending_summaries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match pending.get_mut(&key) {
+                Some(counted) => {
+                    counted.count += 1;
+                    false
+                }
+                None => {
+                    pending.insert(key.clone(), event);
+                    true
+                }
+            }
+        };
+        if first {
+            let (store, trail) = (self.store.clone(), self.audit.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let taken = trail
+                    .pending_summaries
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+                if let Some(event) = taken
+                    && let Err(error) = store.count_audit_summary(&event, &key).await
+                {
+                    tracing::error!(%error, count = event.count, "writing an audit summary failed");
+                }
+            });
         }
     }
 

@@ -111,8 +111,8 @@ impl Store {
         Ok(())
     }
 
-    /// Counts `event` on the summary row of `key` (one per type, client network and minute),
-    /// creating it with a count of 1.
+    /// Adds `event.count` to the summary row of `key` (one per type, client network and
+    /// minute), creating it with that count.
     #[tracing::instrument(name = "db.count_audit_summary", skip_all)]
     pub async fn count_audit_summary(&self, event: &AuditEvent, key: &str) -> StoreResult<()> {
         auth_events::Entity::insert(row(event, Some(key.to_owned())))
@@ -120,7 +120,8 @@ impl Store {
                 OnConflict::column(auth_events::Column::SummaryKey)
                     .value(
                         auth_events::Column::EventCount,
-                        Expr::col((auth_events::Entity, auth_events::Column::EventCount)).add(1),
+                        Expr::col((auth_events::Entity, auth_events::Column::EventCount))
+                            .add(Expr::cust("excluded.event_count")),
                     )
                     .to_owned(),
             )

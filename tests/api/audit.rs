@@ -319,6 +319,11 @@ async fn a_storm_of_a_thousand_failed_logins_from_one_address_writes_a_bounded_n
             .all(|c| matches!(c.as_deref(), Some("INVALID_CREDENTIALS" | "RATE_LIMITED"))),
         "{answers:?}"
     );
+    // Summaries are written a second after their first failure: every failure counted once.
+    app.eventually("every failure to be counted", || async {
+        all_events(&app).await.iter().map(|e| e.count).sum::<i64>() == 1000
+    })
+    .await;
     let events = all_events(&app).await;
     assert!(
         events.len() <= 2 * (20 + 1),
