@@ -11,7 +11,7 @@ use axum::{
 };
 use tracing::Instrument;
 
-use super::{AppState, REQUEST_ID, authorization, client_ip, graphiql, operation_limits};
+use super::{AppState, REQUEST_ID, authorization, client_ip, graphiql};
 use crate::auth::AuthError;
 use crate::auth::audit::{RequestContext, in_request};
 use crate::graphql::{Caller, ClientIp, ErrorCode, LoginOnce, RequestId, Throttled, Unauthorized};
@@ -29,7 +29,7 @@ pub async fn graphql(
         );
     }
     // One operation per request: a JSON array (batch) is refused like any other bad body.
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let mut request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
             return request_error(
@@ -38,8 +38,13 @@ pub async fn graphql(
             );
         }
     };
-    let operation = match operation_limits::check(&request.query, &state.settings) {
-        Ok(operation) => operation,
+    let operation = match state.documents.prepare(&request.query, &state.settings) {
+        Ok(prepared) => {
+            if let Some(document) = prepared.document {
+                request.set_parsed_query(document);
+            }
+            prepared.operation
+        }
         Err(message) => return graphql_error_response(message),
     };
     let started = std::time::Instant::now();

@@ -9,6 +9,7 @@
 
 mod authorization;
 mod client_ip;
+mod documents;
 mod endpoint;
 mod framework_errors;
 mod graphiql;
@@ -52,6 +53,8 @@ pub struct HttpSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<Auth>,
+    /// Parsed documents by query text.
+    pub documents: Arc<documents::DocumentCache>,
     pub schema: ApiSchema,
     pub settings: Arc<HttpSettings>,
     pub metrics: Arc<Metrics>,

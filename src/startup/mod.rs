@@ -168,6 +168,7 @@ impl Application {
         );
         let router = router(AppState {
             auth: auth.clone(),
+            documents: Default::default(),
             schema,
             settings: Arc::new(settings.http.clone()),
             metrics,
