@@ -16,6 +16,8 @@ pub enum MemberRef {
     Id(UserId),
     /// Also finds failed sign-ins of an email we hold no member for (by its HMAC).
     Email(Email),
+    /// The Hybris customer id: after a deletion, the member's pseudonymised events.
+    CustomerId(String),
 }
 
 impl Admin {
@@ -23,6 +25,7 @@ impl Admin {
         Ok(match member {
             MemberRef::Id(id) => Some(*id),
             MemberRef::Email(email) => self.store.members_with_email(email).await?.first().copied(),
+            MemberRef::CustomerId(id) => self.store.member_with_customer_id(id).await?,
         })
     }
 
@@ -41,10 +44,14 @@ impl Admin {
         };
         if let Some(member) = member {
             query.user_id = self.resolve(member).await?;
-            if let MemberRef::Email(email) = member {
-                query.subject_hash =
-                    Some(self.audit.subject_hash(&LoginSubject::Email(email.clone())));
-            }
+            query.subject_hash = match member {
+                MemberRef::Email(email) => {
+                    Some(self.audit.subject_hash(&LoginSubject::Email(email.clone())))
+                }
+                // A deleted member's rows are kept under this pseudonym.
+                MemberRef::CustomerId(id) => Some(self.audit.hash("customer", id)),
+                MemberRef::Id(_) => None,
+            };
         }
         Ok(self.store.audit_events(&query, before, limit).await?)
     }

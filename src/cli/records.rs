@@ -21,8 +21,11 @@ pub enum AuditCommand {
         #[arg(long, conflicts_with = "email")]
         user: Option<String>,
         /// The member's email; also finds failed sign-ins for an email we hold no member for.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "customer_id")]
         email: Option<String>,
+        /// The Hybris customer id; also finds a deleted member's pseudonymised events.
+        #[arg(long, conflicts_with = "user")]
+        customer_id: Option<String>,
         /// How far back: `7d`, `12h`, `30m`, or an RFC 3339 time.
         #[arg(long, default_value = "7d")]
         since: String,
@@ -60,10 +63,14 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::List {
             user,
             email,
+            customer_id,
             since,
             limit,
         } => {
-            let member = member_ref(user, email)?;
+            let member = match customer_id {
+                Some(id) => Some(MemberRef::CustomerId(id)),
+                None => member_ref(user, email)?,
+            };
             let since = parse_since(&since, Utc::now())?;
             let events = admin
                 .audit_events(member.as_ref(), Some(since), None, limit.clamp(1, 10_000))
@@ -93,7 +100,7 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
                         .unwrap_or_else(|| "-".into()),
                 );
             }
-            eprintln!("{} events", events.len());
+            eprintln!("{}", plural(events.len() as u64, "event"));
         }
         AuditCommand::Export { since } => {
             let since = parse_since(&since, Utc::now())?;
@@ -113,7 +120,7 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
                 }
             }
             out.flush()?;
-            eprintln!("{written} events exported");
+            eprintln!("{} exported", plural(written, "event"));
         }
     }
     Ok(())
@@ -138,7 +145,14 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Export { id, email } => {
             let member = member_ref(id, email)?.context("give --id or --email")?;
             match admin.export_user(&member).await? {
-                Some(records) => println!("{}", serde_json::to_string_pretty(&records)?),
+                Some(mut records) => {
+                    // The security events as `audit export` writes them.
+                    let events = admin
+                        .audit_events(Some(&member), None, None, 100_000)
+                        .await?;
+                    records["securityEvents"] = events.iter().map(json_line).collect();
+                    println!("{}", serde_json::to_string_pretty(&records)?)
+                }
                 None => anyhow::bail!("no such member"),
             }
         }
@@ -156,6 +170,10 @@ fn member_ref(id: Option<String>, email: Option<String>) -> anyhow::Result<Optio
         )),
         (None, None) => None,
     })
+}
+
+fn plural(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `7d`, `12h`, `30m` before `now`, or an RFC 3339 time.

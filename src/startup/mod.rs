@@ -100,6 +100,11 @@ impl Application {
                 "no JWT key configured (JWT_PRIVATE_KEY_FILE / JWT_SECRET): using an ephemeral key; tokens will not survive a restart"
             );
         }
+        if settings.audit.development_key {
+            tracing::warn!(
+                "AUDIT_HASH_KEY is not set: the audit trail hashes identifiers with the built-in development key"
+            );
+        }
 
         let sinks = outbox::outbox_sinks(&settings, http.clone()).await;
         let outbox_written = Arc::new(tokio::sync::Notify::new());
@@ -254,7 +259,16 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 /// `migrate` first applies pending migrations (read-only commands pass false, so they work
 /// with a role without DDL rights and beside a newer release's schema).
 pub async fn admin(settings: &Settings, migrate: bool) -> anyhow::Result<Admin> {
-    let store = Store::connect(&settings.database_url()).await?;
+    let url = settings.database_url();
+    // A read-only command must not create an empty database beside the server's.
+    if !migrate && let Some(path) = crate::store::sqlite_file(&url) {
+        anyhow::ensure!(
+            path.exists(),
+            "no database at {}: run the command in the directory the server runs in (its ./data), or set DATABASE_URL",
+            path.display()
+        );
+    }
+    let store = Store::connect(&url).await?;
     if migrate {
         store.migrate().await?;
     }

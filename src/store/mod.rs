@@ -182,7 +182,8 @@ impl Store {
     }
 }
 
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+/// The file of a SQLite URL (`None` for other databases and `:memory:`).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")

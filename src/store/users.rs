@@ -16,6 +16,15 @@ impl Store {
             .map(to_user))
     }
 
+    /// The member of a Hybris customer id.
+    pub async fn member_with_customer_id(&self, customer_id: &str) -> StoreResult<Option<UserId>> {
+        Ok(users::Entity::find()
+            .filter(users::Column::UpstreamCustomerId.eq(customer_id))
+            .one(&self.db)
+            .await?
+            .map(|user| UserId(user.id)))
+    }
+
     /// The user view of authenticated requests (`me`), from the read cache when it holds it.
     pub async fn cached_user(&self, id: UserId) -> StoreResult<Option<User>> {
         if let Some(user) = self.cache.user(id.0) {

@@ -398,6 +398,13 @@ async fn the_audit_and_user_commands_list_export_and_delete() {
     let deleted = ok(&["user", "delete", "--email", ANNA]);
     assert!(deleted.contains(&user_id), "{deleted}");
     assert_eq!(app.count("users").await, 0);
+    // The deleted member's history, under its pseudonym, by the Hybris customer id.
+    let history = ok(&["audit", "list", "--customer-id", "c-1001"]);
+    assert!(
+        history.contains("account.deleted") && history.contains("login.succeeded"),
+        "{history}"
+    );
+    assert!(!history.contains(&user_id), "{history}");
 
     for (args, says) in [
         (&["user", "delete", "--email", ANNA][..], "no such member"),
@@ -416,4 +423,27 @@ async fn the_audit_and_user_commands_list_export_and_delete() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn a_read_only_command_away_from_the_database_refuses_and_creates_nothing() {
+    let dir = std::env::temp_dir().join(format!("login-api-empty-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for args in [
+        &["audit", "list", "--email", ANNA][..],
+        &["user", "export", "--email", ANNA][..],
+        &["outbox", "status"][..],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_login-api"))
+            .current_dir(&dir)
+            .env_remove("DATABASE_URL")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("no database at"), "{args:?}: {stderr}");
+    }
+    assert!(!dir.join("data").exists(), "no empty database was made");
+    std::fs::remove_dir_all(dir).ok();
 }
