@@ -184,6 +184,9 @@ impl Store {
 
 /// The file of a SQLite URL (`None` for other databases and `:memory:`).
 pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
