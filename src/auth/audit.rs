@@ -157,10 +157,6 @@ pub(super) fn login_failure(error: &LoginError) -> Option<(AuditType, &'static s
 }
 
 impl Auth {
-    pub fn audit_trail(&self) -> &Arc<AuditTrail> {
-        &self.audit
-    }
-
     /// A new event of this request (its id and client address), at the current time.
     pub(super) fn audit_event(&self, kind: AuditType) -> AuditEvent {
         let request = current_request();
