@@ -37,6 +37,7 @@ pub struct Application {
     relay: Option<Arc<Relay>>,
     sms_inbox: sim::sms::SmsInbox,
     database_url: String,
+    read_cache: bool,
 }
 
 impl Application {
@@ -191,6 +192,7 @@ impl Application {
             relay,
             sms_inbox,
             database_url: settings.database_url(),
+            read_cache: settings.read_cache,
         })
     }
 
@@ -225,7 +227,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_periodically(self.auth.clone(), self.purge_interval));
-        let invalidations = self.store.listen_for_invalidations(&self.database_url);
+        // The cache turns on only once its listener runs.
+        let invalidations = if self.read_cache {
+            self.store.listen_for_invalidations(&self.database_url)
+        } else {
+            None
+        };
         tracing::info!(addr = %self.local_addr(), "listening");
         let relay = self.relay.map(|relay| tokio::spawn(relay.run()));
         let served = axum::serve(
