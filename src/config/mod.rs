@@ -91,9 +91,9 @@ pub struct Settings {
     /// The audit trail and account deletion (`AUDIT_*`, `REAUTH_MAX_AGE_SECS`,
     /// `DELETION_TOMBSTONE_DAYS`).
     pub audit: crate::auth::audit::AuditSettings,
-    /// `READ_CACHE` (off): serve authenticated reads from the invalidated read cache on
-    /// PostgreSQL. Off by default: an instance may serve one request before another
-    /// instance's invalidation reaches it.
+    /// `READ_CACHE` (on): serve authenticated reads from the invalidated read cache on
+    /// PostgreSQL (a writer answers only once every instance has applied its invalidation,
+    /// see `store::invalidation`); no effect on SQLite.
     pub read_cache: bool,
 }
 
@@ -171,7 +171,7 @@ impl Settings {
             hybris_breaker: hybris::breaker(&env)?,
             hybris_max_in_flight: env.number("HYBRIS_MAX_IN_FLIGHT", 64, 1..=100_000)? as usize,
             audit: audit::audit(&env)?,
-            read_cache: env.switch("READ_CACHE", false)?,
+            read_cache: env.switch("READ_CACHE", true)?,
         };
         if production {
             production::refuse_stand_ins(&env, &settings)?;

@@ -227,12 +227,21 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_periodically(self.auth.clone(), self.purge_interval));
-        // The cache turns on only once its listener runs.
-        let invalidations = if self.read_cache {
-            self.store.listen_for_invalidations(&self.database_url)
-        } else {
-            None
-        };
+        // The cache turns on only once its listener runs; with the cache off the listener
+        // still acknowledges the other instances' invalidations.
+        let invalidations = self
+            .store
+            .listen_for_invalidations(&self.database_url, self.read_cache);
+        if invalidations.is_some()
+            && !self
+                .store
+                .await_listener(std::time::Duration::from_secs(5))
+                .await
+        {
+            tracing::warn!(
+                "serving before the invalidation listener listens: the read cache stays off until it does"
+            );
+        }
         tracing::info!(addr = %self.local_addr(), "listening");
         let relay = self.relay.map(|relay| tokio::spawn(relay.run()));
         let served = axum::serve(

@@ -3,8 +3,8 @@
 //!
 //! Design: every transaction that ends a session or changes a user names that user: on
 //! PostgreSQL with `pg_notify` inside the transaction (delivered at commit to every instance's
-//! `LISTEN` connection, see `listener`), and in-process right after the commit (the writing
-//! instance, and SQLite's only one). An invalidation gives the user a fresh *epoch*; a read that
+//! `LISTEN` connection, which acknowledges it before the writer answers, see `invalidation`),
+//! and in-process right after the commit (the writing instance). An invalidation gives the user a fresh *epoch*; a read that
 //! filled the cache from the database brings the epoch it saw before reading (its `Ticket`), and
 //! the entry is kept only if the epoch is unchanged, so a read racing a write can never store
 //! the state from before the write. While the `LISTEN` connection is down the cache is flushed
@@ -26,12 +26,11 @@ use crate::domain::{Session, User};
 /// Entries kept per map before it is emptied (a bound on memory, not a tuning knob).
 const CAPACITY: usize = 100_000;
 
-/// The `pg_notify` channel.
-pub const CHANNEL: &str = "login_api_invalidate";
-
 pub struct ReadCache {
     /// Whether invalidations are known to arrive (PostgreSQL: the listener is connected).
     connected: AtomicBool,
+    /// Whether the operator wants reads served from here (`READ_CACHE`).
+    serving: AtomicBool,
     /// Source of fresh epochs.
     counter: AtomicU64,
     state: Mutex<State>,
@@ -58,6 +57,7 @@ impl ReadCache {
     pub fn new(connected: bool) -> Self {
         Self {
             connected: AtomicBool::new(connected),
+            serving: AtomicBool::new(true),
             counter: AtomicU64::new(1),
             state: Mutex::default(),
         }
@@ -70,8 +70,14 @@ impl ReadCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Whether reads are served and stored: wanted, and invalidations arrive.
     pub fn enabled(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
+        self.serving.load(Ordering::Relaxed) && self.connected.load(Ordering::Acquire)
+    }
+
+    /// `READ_CACHE=false` keeps the cache off; invalidations are still heard and acknowledged.
+    pub fn serve(&self, serving: bool) {
+        self.serving.store(serving, Ordering::Relaxed);
     }
 
     pub fn ticket(&self, user_id: Uuid) -> Ticket {
@@ -162,54 +168,6 @@ fn flush(state: &mut State) {
     state.epochs.clear();
     state.sessions.clear();
     state.users.clear();
-}
-
-/// PostgreSQL: applies every instance's invalidations to `cache` for as long as the process
-/// runs. The cache is used only while the `LISTEN` connection is up; on any failure it is
-/// flushed and bypassed, and the connection is made again (each second).
-pub async fn listen(
-    cache: std::sync::Arc<ReadCache>,
-    url: String,
-    reset: std::sync::Arc<tokio::sync::Notify>,
-) {
-    use sea_orm::sqlx::postgres::PgListener;
-    loop {
-        match PgListener::connect(&url).await {
-            Ok(mut listener) => match listener.listen(CHANNEL).await {
-                Ok(()) => {
-                    // Whatever was cached before may have missed invalidations.
-                    cache.flush(true);
-                    tracing::info!("read cache on: listening for invalidations");
-                    loop {
-                        let received = tokio::select! {
-                            received = listener.try_recv() => received,
-                            () = reset.notified() => break,
-                        };
-                        match received {
-                            Ok(Some(notification)) => match notification.payload().parse() {
-                                Ok(user) => cache.invalidate(user),
-                                Err(_) => cache.flush(true),
-                            },
-                            Ok(None) => break,
-                            Err(error) => {
-                                tracing::warn!(%error, "the invalidation listener failed");
-                                break;
-                            }
-                        }
-                    }
-                    cache.flush(false);
-                    tracing::warn!(
-                        "read cache off: the invalidation listener lost its connection; reading the database until it is back"
-                    );
-                }
-                Err(error) => tracing::warn!(%error, "LISTEN for invalidations failed"),
-            },
-            Err(error) => {
-                tracing::warn!(%error, "connecting the invalidation listener failed")
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    }
 }
 
 #[cfg(test)]

@@ -146,9 +146,9 @@ impl Store {
             .exec(&txn)
             .await?;
         users::Entity::delete_by_id(user_id.0).exec(&txn).await?;
-        Store::announce(&txn, [user_id.0]).await?;
+        let announced = self.announce(&txn, [user_id.0]).await?;
         txn.commit().await?;
-        self.forget([user_id.0]);
+        self.settle(announced).await;
         super::audit::log(std::slice::from_ref(&audit));
         Ok(Some(Deleted {
             tombstone: Tombstone {

@@ -275,9 +275,9 @@ impl Store {
         record.audited = (login.audit)(&record);
         super::audit::insert(&txn, &record.audited).await?;
         changed.push(record.user.id.0);
-        Store::announce(&txn, changed.iter().copied()).await?;
+        let announced = self.announce(&txn, changed.iter().copied()).await?;
         txn.commit().await?;
-        self.forget(changed);
+        self.settle(announced).await;
         super::audit::log(&record.audited);
         Ok(Ok(record))
     }

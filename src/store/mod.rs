@@ -13,6 +13,7 @@ pub mod cache;
 mod deletion;
 mod entities;
 mod identities;
+mod invalidation;
 mod logins;
 mod members;
 mod outbox;
@@ -52,6 +53,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// Sessions and user views of authenticated requests (see `cache`).
     cache: std::sync::Arc<cache::ReadCache>,
+    /// This instance's side of the acknowledged invalidations (see `invalidation`).
+    acks: std::sync::Arc<invalidation::Acks>,
     /// Wakes the listener to drop its connection (`reset_invalidation_listener`).
     listener_reset: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -90,16 +93,24 @@ impl Store {
         Ok(Self {
             db,
             cache: std::sync::Arc::new(cache::ReadCache::new(false)),
+            acks: std::sync::Arc::default(),
             listener_reset: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
     }
 
-    /// On PostgreSQL, spawns the task that receives every instance's invalidations (the read
-    /// cache stays off until it listens); nothing on SQLite.
-    pub fn listen_for_invalidations(&self, url: &str) -> Option<tokio::task::JoinHandle<()>> {
+    /// On PostgreSQL, spawns the task that receives every instance's invalidations and
+    /// acknowledges them (the read cache stays off until it listens, and always when `serve`
+    /// is false); nothing on SQLite.
+    pub fn listen_for_invalidations(
+        &self,
+        url: &str,
+        serve: bool,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        self.cache.serve(serve);
         self.can_listen().then(|| {
-            tokio::spawn(cache::listen(
+            tokio::spawn(invalidation::listen(
                 self.cache.clone(),
+                self.acks.clone(),
                 url.to_owned(),
                 self.listener_reset.clone(),
             ))
@@ -110,7 +121,22 @@ impl Store {
     /// off until the listener has connected again. For operators who suspect missed
     /// notifications, and for tests.
     pub fn reset_invalidation_listener(&self) {
-        self.listener_reset.notify_waiters();
+        // A permit, not a wake-up: a listener busy (or still connecting) takes it next.
+        self.listener_reset.notify_one();
+    }
+
+    /// Waits up to `limit` until the invalidation listener listens: a write made before it
+    /// does cannot be acknowledged, so it would cut off every other instance's listener.
+    /// Whether it listens.
+    pub async fn await_listener(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.acks.listening() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
     }
 
     /// Whether this database can tell instances about each other's writes (PostgreSQL), so
@@ -122,33 +148,6 @@ impl Store {
     /// Whether authenticated reads are served from the read cache now.
     pub fn read_cache_enabled(&self) -> bool {
         self.cache.enabled()
-    }
-
-    /// Inside a transaction that changes these users or ends their sessions: every instance
-    /// is told at commit (PostgreSQL `NOTIFY`; nothing on SQLite, which has one instance).
-    async fn announce(
-        txn: &sea_orm::DatabaseTransaction,
-        users: impl IntoIterator<Item = uuid::Uuid>,
-    ) -> StoreResult<()> {
-        if txn.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        for user in users {
-            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [cache::CHANNEL.into(), user.to_string().into()],
-            ))
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// After such a commit: this instance forgets them at once (its listener may lag).
-    fn forget(&self, users: impl IntoIterator<Item = uuid::Uuid>) {
-        for user in users {
-            self.cache.invalidate(user);
-        }
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -268,9 +268,9 @@ impl Store {
         let changed: Vec<uuid::Uuid> = std::iter::once(enrolment.user.id.0)
             .chain(enrolment.previous_owner.map(|id| id.0))
             .collect();
-        Store::announce(&txn, changed.iter().copied()).await?;
+        let announced = self.announce(&txn, changed.iter().copied()).await?;
         txn.commit().await?;
-        self.forget(changed);
+        self.settle(announced).await;
         super::audit::log(&audit);
         Ok(Some(enrolment))
     }
@@ -311,9 +311,9 @@ impl Store {
             let (messages, audit) = side_effects(&enrolment);
             outbox::insert(&txn, now, messages).await?;
             super::audit::insert(&txn, &audit).await?;
-            Store::announce(&txn, [enrolment.user.id.0]).await?;
+            let announced = self.announce(&txn, [enrolment.user.id.0]).await?;
             txn.commit().await?;
-            self.forget([enrolment.user.id.0]);
+            self.settle(announced).await;
             super::audit::log(&audit);
             return Ok(Some(enrolment.user));
         }

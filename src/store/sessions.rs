@@ -117,13 +117,11 @@ impl Store {
         });
         let events = Vec::from_iter(event);
         super::audit::insert(&txn, &events).await?;
-        if ended > 0 {
-            Store::announce(&txn, [user_id.0]).await?;
-        }
+        let announced = self
+            .announce(&txn, (ended > 0).then_some(user_id.0))
+            .await?;
         txn.commit().await?;
-        if ended > 0 {
-            self.forget([user_id.0]);
-        }
+        self.settle(announced).await;
         super::audit::log(&events);
         Ok(ended)
     }
@@ -151,9 +149,9 @@ impl Store {
         let ended = !owners.is_empty();
         let events = Vec::from_iter(audit.filter(|_| ended).cloned());
         super::audit::insert(&txn, &events).await?;
-        Store::announce(&txn, owners.iter().copied()).await?;
+        let announced = self.announce(&txn, owners.iter().copied()).await?;
         txn.commit().await?;
-        self.forget(owners);
+        self.settle(announced).await;
         super::audit::log(&events);
         Ok(ended)
     }

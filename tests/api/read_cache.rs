@@ -11,6 +11,18 @@ async fn me(app: &TestApp, token: &str) -> crate::helpers::Response {
     app.gql("{ me { id phone } }", json!({}), Some(token)).await
 }
 
+/// Logs out on `app` with `scope`, which must succeed.
+async fn logout(app: &TestApp, token: &str, scope: &str) {
+    let out = app
+        .gql(
+            &format!("mutation {{ logout(scope: {scope}) }}"),
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(out.code(), None, "{}", out.body);
+}
+
 fn access(login: &Value) -> &str {
     login["accessToken"].as_str().unwrap()
 }
@@ -53,30 +65,33 @@ async fn two_instances() -> (TestApp, TestApp) {
     .await;
     b.clock.set(a.clock.now());
     std::fs::remove_file(key).ok();
-    // The read cache is off by default (READ_CACHE): these tests hold for the default.
+    // The read cache is on by default (READ_CACHE); on SQLite it stays off.
     (a, b)
 }
 
 #[tokio::test]
 async fn a_logout_on_one_instance_is_refused_by_the_other_at_its_next_request() {
     let (a, b) = two_instances().await;
-    let login = a.login_as(ANNA, Some("phone")).await;
-    let token = access(&login);
-    for _ in 0..3 {
-        // Served (and cached) by B.
-        assert_eq!(me(&b, token).await.code(), None);
-    }
-    let out = a
-        .gql(
-            "mutation { logout(scope: CURRENT) }",
-            json!({}),
-            Some(token),
-        )
+    if a.store.can_listen() {
+        b.eventually("B's read cache to be on", || async {
+            cache_gauge(&b).await == "login_api_read_cache_enabled 1"
+        })
         .await;
-    assert_eq!(out.code(), None, "{}", out.body);
-    let refused = me(&b, token).await;
-    assert_eq!(refused.status, 401, "{}", refused.body);
-    assert_eq!(refused.error_extension("reason"), "LOGOUT");
+    }
+    // Each round is a race between A's answer and B's listener, lost by B if A answered
+    // before B had applied the invalidation.
+    for round in 0..50 {
+        let login = a.login_as(ANNA, Some("phone")).await;
+        let token = access(&login);
+        for _ in 0..3 {
+            // Served (and cached) by B.
+            assert_eq!(me(&b, token).await.code(), None);
+        }
+        logout(&a, token, "CURRENT").await;
+        let refused = me(&b, token).await;
+        assert_eq!(refused.status, 401, "round {round}: {}", refused.body);
+        assert_eq!(refused.error_extension("reason"), "LOGOUT");
+    }
 }
 
 #[tokio::test]
@@ -98,14 +113,7 @@ async fn a_revocation_and_a_member_change_reach_the_other_instance() {
     );
 
     // The tablet ends the phone's session on A: B refuses the phone's token.
-    let others = a
-        .gql(
-            "mutation { logout(scope: OTHERS) }",
-            json!({}),
-            Some(access(&tablet)),
-        )
-        .await;
-    assert_eq!(others.code(), None, "{}", others.body);
+    logout(&a, access(&tablet), "OTHERS").await;
     let refused = me(&b, access(&phone)).await;
     assert_eq!(
         refused.error_extension("reason"),
@@ -122,34 +130,55 @@ async fn without_its_listener_an_instance_reads_the_database_until_it_is_back() 
     let login = a.login_as(ANNA, Some("phone")).await;
     let token = access(&login);
     assert_eq!(me(&b, token).await.code(), None);
+    if b.store.can_listen() {
+        b.eventually("the read cache to be on", || async {
+            cache_gauge(&b).await == "login_api_read_cache_enabled 1"
+        })
+        .await;
+    }
 
     b.store.reset_invalidation_listener();
     b.eventually("the read cache to be off", || async {
         cache_gauge(&b).await == "login_api_read_cache_enabled 0"
     })
     .await;
-    let out = a
-        .gql(
-            "mutation { logout(scope: CURRENT) }",
-            json!({}),
-            Some(token),
-        )
-        .await;
-    assert_eq!(out.code(), None, "{}", out.body);
+    logout(&a, token, "CURRENT").await;
     assert_eq!(me(&b, token).await.error_extension("reason"), "LOGOUT");
     // Back (on PostgreSQL): what it caches from now on is invalidated again.
+    if b.store.can_listen() {
+        b.eventually("the read cache to be on again", || async {
+            cache_gauge(&b).await == "login_api_read_cache_enabled 1"
+        })
+        .await;
+    }
     let again = a.login_as(ANNA, Some("phone")).await;
     assert_eq!(me(&b, access(&again)).await.code(), None);
-    let out = a
-        .gql(
-            "mutation { logout(scope: ALL) }",
-            json!({}),
-            Some(access(&again)),
-        )
-        .await;
-    assert_eq!(out.code(), None, "{}", out.body);
+    logout(&a, access(&again), "ALL").await;
     assert_eq!(
         me(&b, access(&again)).await.error_extension("reason"),
+        "LOGOUT"
+    );
+}
+
+#[tokio::test]
+async fn a_listener_that_does_not_acknowledge_is_cut_off_and_the_logout_still_answers() {
+    let app = crate::helpers::spawn_app().await;
+    if !app.store.can_listen() {
+        return; // SQLite: one instance, no listeners.
+    }
+    use sea_orm::sqlx::{Connection, Executor, postgres::PgConnection};
+    // An instance that names itself a listener and listens, but never acknowledges.
+    let mut silent = PgConnection::connect(&app.database.url).await.unwrap();
+    silent
+        .execute("LISTEN login_api_invalidate; SET application_name = 'login-api read cache'")
+        .await
+        .unwrap();
+    let login = app.login_as(ANNA, Some("phone")).await;
+    logout(&app, access(&login), "CURRENT").await;
+    let gone = silent.execute("SELECT 1").await;
+    assert!(gone.is_err(), "the silent listener was not cut off");
+    assert_eq!(
+        me(&app, access(&login)).await.error_extension("reason"),
         "LOGOUT"
     );
 }
