@@ -121,13 +121,17 @@ impl Relay {
         let now = self.clock.now();
         // Members deleted while this batch was out: their rows go rather than stay delivered.
         let deleted_meanwhile = self.deleted_members(&messages).await?;
+        let mut delivered = Vec::with_capacity(messages.len());
         for (message, result) in messages.iter().zip(results) {
             if member_data_of(&message.payload).is_some_and(|m| deleted_meanwhile.contains(&m)) {
                 self.store.drop_outbox(message.id, &self.id).await?;
                 continue;
             }
             let settlement = match result {
-                Ok(()) => Settlement::Delivered,
+                Ok(()) => {
+                    delivered.push(message.id);
+                    continue;
+                }
                 Err(error) => {
                     let attempts = message.attempts + 1;
                     let dead = attempts >= self.settings.max_attempts;
@@ -147,6 +151,9 @@ impl Relay {
                 .settle_outbox(message.id, &self.id, now, settlement)
                 .await?;
         }
+        self.store
+            .settle_delivered(&delivered, &self.id, now)
+            .await?;
         Ok(claimed)
     }
 
