@@ -8,7 +8,11 @@
 //! filled the cache from the database brings the epoch it saw before reading (its `Ticket`), and
 //! the entry is kept only if the epoch is unchanged, so a read racing a write can never store
 //! the state from before the write. While the `LISTEN` connection is down the cache is flushed
-//! and bypassed (`connected = false`): requests read the database until it is back. Never a
+//! and bypassed (`connected = false`): requests read the database until it is back. The copy
+//! is also used only under a *lease*: for [`LEASE`] after the listener last saw its connection
+//! answer (every invalidation committed before had then been applied), so a listener that can
+//! no longer hear — a stalled socket, a partition nobody has noticed — stops serving within
+//! [`LEASE`] on its own, and a writer unsure of it need only wait that long. Never a
 //! stale "live". On SQLite the cache stays off: nothing would tell one process about another's
 //! writes to the same file.
 //!
@@ -23,12 +27,19 @@ use uuid::Uuid;
 
 use crate::domain::{Session, User};
 
+/// How long after its listener's connection last answered an instance may serve from the
+/// cache; writers wait this long for anyone who does not acknowledge (see `invalidation`).
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Entries kept per map before it is emptied (a bound on memory, not a tuning knob).
 const CAPACITY: usize = 100_000;
 
 pub struct ReadCache {
     /// Whether invalidations are known to arrive (PostgreSQL: the listener is connected).
     connected: AtomicBool,
+    /// Nanoseconds after `base` at which the lease began (see [`LEASE`]).
+    confirmed: AtomicU64,
+    base: std::time::Instant,
     /// Whether the operator wants reads served from here (`READ_CACHE`).
     serving: AtomicBool,
     /// Source of fresh epochs.
@@ -57,6 +68,8 @@ impl ReadCache {
     pub fn new(connected: bool) -> Self {
         Self {
             connected: AtomicBool::new(connected),
+            confirmed: AtomicU64::new(0),
+            base: std::time::Instant::now(),
             serving: AtomicBool::new(true),
             counter: AtomicU64::new(1),
             state: Mutex::default(),
@@ -72,7 +85,20 @@ impl ReadCache {
 
     /// Whether reads are served and stored: wanted, and invalidations arrive.
     pub fn enabled(&self) -> bool {
-        self.serving.load(Ordering::Relaxed) && self.connected.load(Ordering::Acquire)
+        self.serving.load(Ordering::Relaxed)
+            && self.connected.load(Ordering::Acquire)
+            && self.since_base(std::time::Instant::now())
+                < self.confirmed.load(Ordering::Acquire) + LEASE.as_nanos() as u64
+    }
+
+    fn since_base(&self, at: std::time::Instant) -> u64 {
+        at.saturating_duration_since(self.base).as_nanos() as u64
+    }
+
+    /// Every invalidation committed before `at` has been applied: the lease runs from `at`.
+    pub fn confirm(&self, at: std::time::Instant) {
+        self.confirmed
+            .fetch_max(self.since_base(at), Ordering::AcqRel);
     }
 
     /// `READ_CACHE=false` keeps the cache off; invalidations are still heard and acknowledged.
@@ -159,6 +185,10 @@ impl ReadCache {
     pub fn flush(&self, connected: bool) {
         let mut state = self.state();
         flush(&mut state);
+        if connected {
+            // Emptied: nothing in it predates now.
+            self.confirm(std::time::Instant::now());
+        }
         self.connected.store(connected, Ordering::Release);
     }
 }
@@ -196,6 +226,25 @@ mod tests {
             cache.session(s.id.0).is_none(),
             "an invalidation voids the entry"
         );
+    }
+
+    #[test]
+    fn without_a_fresh_confirmation_the_lease_lapses_and_nothing_is_served() {
+        let cache = ReadCache {
+            base: std::time::Instant::now() - 5 * LEASE,
+            ..ReadCache::new(true)
+        };
+        let user = Uuid::now_v7();
+        let s = session(user);
+        cache.put_session(cache.ticket(user), &s);
+        assert!(!cache.enabled());
+        assert!(cache.session(s.id.0).is_none());
+        cache.confirm(std::time::Instant::now());
+        cache.put_session(cache.ticket(user), &s);
+        assert!(cache.session(s.id.0).is_some());
+        // A late answer to an older ping does not shorten the lease.
+        cache.confirm(std::time::Instant::now() - 2 * LEASE);
+        assert!(cache.enabled());
     }
 
     #[test]

@@ -4,15 +4,17 @@
 //! but asynchronously — a client told "logged out" by instance A could reach instance B before
 //! B's listener has read the notification, and be served from B's cache. So the writer waits,
 //! after its commit and before it answers, until every other instance's listener has applied
-//! the invalidation and said so on [`ACK_CHANNEL`]. The set of instances is PostgreSQL's own:
-//! the connections in `pg_stat_activity` named [`LISTENER_NAME`] on this database (a listener
-//! names itself only once it listens, and enables its cache only after that, so one that joins
-//! later reads the committed state). A listener that does not answer within [`ACK_TIMEOUT`] is
-//! cut off with `pg_terminate_backend`: its instance flushes its cache and reads the database
-//! until it has listened again. Never a stale "live".
+//! the invalidation and said so on the writer's own acknowledgement channel. The set of
+//! instances is PostgreSQL's own: the connections in `pg_stat_activity` on this database named
+//! [`LISTENER_NAME`] and their instance (a listener names itself only once it listens, and
+//! enables its cache only after that, so one that joins later reads the committed state).
+//! Whom the writer cannot hear from — silent for [`ACK_TIMEOUT`], or its own listener down, or
+//! the lookup failed — it outwaits instead: a cache serves only under a [`LEASE`] renewed by its
+//! listener's connection answering, so [`LEASE`] after the commit anyone who has not applied the
+//! invalidation has stopped serving from the cache. Never a stale "live".
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,53 +22,66 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::cache::ReadCache;
+use super::cache::LEASE;
 use super::{Store, StoreResult};
 
 /// The channel of invalidations: `"<instance> <nonce> <last:0|1> <user>,<user>…"`.
 pub const CHANNEL: &str = "login_api_invalidate";
-/// The channel of acknowledgements: `"<nonce>"`, from the listener's connection.
+/// Prefix of each instance's acknowledgement channel (`<prefix>_<instance>`): `"<nonce>
+/// <acknowledging instance>"`, sent by the listener once it has applied the invalidation.
 pub const ACK_CHANNEL: &str = "login_api_invalidated";
-/// `application_name` of every listener connection, by which writers find them.
+/// `application_name` of every listener connection, then a space and its instance: how
+/// writers find them.
 pub const LISTENER_NAME: &str = "login-api read cache";
-/// How long a writer waits for the other listeners before cutting off the silent ones.
+/// How long a writer waits for the other listeners' acknowledgements (at least [`LEASE`]).
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Users per notification: 150 × 37 bytes stays well under PostgreSQL's 8000-byte payload.
 const USERS_PER_NOTIFICATION: usize = 150;
 
-/// This instance's side of the protocol: who it is, its listener's backend pid while it
-/// listens, and the writes waiting for acknowledgements.
+/// This instance's side of the protocol: who it is, whether its listener listens, and the
+/// writes waiting for acknowledgements (by nonce: the instances that have acknowledged).
 pub struct Acks {
-    instance: u64,
-    /// `pg_backend_pid()` of this instance's listener; 0 while it does not listen.
-    own_pid: AtomicU32,
-    waiting: Mutex<HashMap<u128, watch::Sender<HashSet<u32>>>>,
+    pub(super) instance: u64,
+    listening: AtomicBool,
+    waiting: Mutex<HashMap<u128, watch::Sender<HashSet<u64>>>>,
 }
+
+type Waiting = HashMap<u128, watch::Sender<HashSet<u64>>>;
 
 impl Default for Acks {
     fn default() -> Self {
         Self {
-            instance: rand_u64(),
-            own_pid: AtomicU32::new(0),
+            instance: Uuid::new_v4().as_u64_pair().0,
+            listening: AtomicBool::new(false),
             waiting: Mutex::default(),
         }
     }
 }
 
-fn rand_u64() -> u64 {
-    Uuid::new_v4().as_u64_pair().0
-}
-
 impl Acks {
-    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<u128, watch::Sender<HashSet<u32>>>> {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
         self.waiting
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// This instance's `application_name` for its listener.
+    pub(super) fn listener_name(&self) -> String {
+        format!("{LISTENER_NAME} {:016x}", self.instance)
+    }
+
+    /// The channel this instance hears acknowledgements of its own writes on.
+    pub(super) fn ack_channel(&self) -> String {
+        ack_channel(self.instance)
+    }
+
     /// Whether this instance's listener listens now.
     pub fn listening(&self) -> bool {
-        self.own_pid.load(Ordering::Acquire) != 0
+        self.listening.load(Ordering::Acquire)
+    }
+
+    pub(super) fn set_listening(&self) {
+        self.listening.store(true, Ordering::Release);
     }
 
     fn expect(self: &Arc<Self>) -> Pending {
@@ -80,20 +95,24 @@ impl Acks {
         }
     }
 
-    fn acknowledged(&self, nonce: u128, pid: u32) {
+    pub(super) fn acknowledged(&self, nonce: u128, instance: u64) {
         if let Some(sender) = self.waiting().get(&nonce) {
             sender.send_modify(|acked| {
-                acked.insert(pid);
+                acked.insert(instance);
             });
         }
     }
 
     /// The listener is down: acknowledgements can no longer arrive, so every waiting writer
-    /// is woken to cut off whom it still waits for.
-    fn deaf(&self) {
-        self.own_pid.store(0, Ordering::Release);
+    /// is woken to outwait whom it still waits for.
+    pub(super) fn deaf(&self) {
+        self.listening.store(false, Ordering::Release);
         self.waiting().clear();
     }
+}
+
+pub(super) fn ack_channel(instance: u64) -> String {
+    format!("{ACK_CHANNEL}_{instance:016x}")
 }
 
 /// A write's acknowledgements, registered before its commit (they may arrive before the
@@ -101,7 +120,7 @@ impl Acks {
 struct Pending {
     acks: Arc<Acks>,
     nonce: u128,
-    acked: watch::Receiver<HashSet<u32>>,
+    acked: watch::Receiver<HashSet<u64>>,
 }
 
 impl Drop for Pending {
@@ -168,77 +187,66 @@ impl Store {
     }
 
     async fn await_acknowledgements(&self, mut pending: Pending) {
-        let own = self.acks.own_pid.load(Ordering::Acquire);
-        let listeners = match self.listeners(own).await {
+        let started = tokio::time::Instant::now();
+        let listeners = match self.listeners().await {
             Ok(listeners) => listeners,
             Err(error) => {
-                tracing::error!(%error, "finding the read cache listeners failed: instances may serve stale reads until their listeners reconnect");
+                tracing::warn!(%error, "finding the read cache listeners failed: outwaiting their lease");
+                tokio::time::sleep_until(started + LEASE).await;
                 return;
             }
         };
         if listeners.is_empty() {
             return;
         }
-        // Without our own listener no acknowledgement can arrive: cut everyone off.
-        let heard = own != 0
+        // Without our own listener no acknowledgement can arrive: outwait the lease.
+        let heard = self.acks.listening()
             && tokio::time::timeout(
                 ACK_TIMEOUT,
                 pending
                     .acked
-                    .wait_for(|acked| listeners.iter().all(|pid| acked.contains(pid))),
+                    .wait_for(|acked| listeners.iter().all(|i| acked.contains(i))),
             )
             .await
             .is_ok_and(|waited| waited.is_ok());
-        if heard {
-            return;
-        }
-        let acked = pending.acked.borrow().clone();
-        let silent: Vec<i32> = listeners
-            .into_iter()
-            .filter(|pid| !acked.contains(pid))
-            .filter_map(|pid| i32::try_from(pid).ok())
-            .collect();
-        tracing::warn!(
-            listeners = silent.len(),
-            "read cache listeners did not acknowledge an invalidation: cutting them off, their instances read the database until they listen again"
-        );
-        let cut = self
-            .db
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                // Waits (up to 1 s, PostgreSQL 14+) until each backend has exited.
-                "SELECT pg_terminate_backend(pid, 1000) FROM unnest($1::int4[]) AS pid",
-                [silent.into()],
-            ))
-            .await;
-        if let Err(error) = cut {
-            tracing::error!(%error, "cutting off silent read cache listeners failed");
+        if !heard {
+            tracing::warn!(
+                listeners = listeners.len(),
+                "read cache listeners did not acknowledge an invalidation: outwaiting their lease"
+            );
+            tokio::time::sleep_until(started + LEASE).await;
         }
     }
 
-    /// Backend pids of the other instances' listeners on this database.
-    async fn listeners(&self, own: u32) -> StoreResult<Vec<u32>> {
+    /// The instances of the other listeners on this database.
+    async fn listeners(&self) -> StoreResult<Vec<u64>> {
         let rows = self
             .db
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT pid FROM pg_stat_activity \
-                 WHERE datname = current_database() AND application_name = $1 AND pid <> $2",
-                [LISTENER_NAME.into(), i32::try_from(own).unwrap_or(0).into()],
+                "SELECT application_name FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name LIKE $1",
+                [format!("{LISTENER_NAME} %").into()],
             ))
             .await?;
-        rows.iter()
-            .map(|row| {
-                let pid: i32 = row.try_get("", "pid")?;
-                Ok(u32::try_from(pid).unwrap_or(0))
-            })
-            .collect()
+        let mut instances = Vec::with_capacity(rows.len());
+        for row in rows {
+            let name: String = row.try_get("", "application_name")?;
+            let instance = name
+                .strip_prefix(LISTENER_NAME)
+                .and_then(|rest| u64::from_str_radix(rest.trim_start(), 16).ok());
+            match instance {
+                Some(instance) if instance != self.acks.instance => instances.push(instance),
+                _ => {}
+            }
+        }
+        Ok(instances)
     }
 }
 
 /// A parsed invalidation: whose writes, which, whether it is the write's last notification,
 /// and the users; `None` for a payload of another version (the cache is then flushed).
-fn parse(payload: &str) -> Option<(u64, u128, bool, Vec<Uuid>)> {
+pub(super) fn parse(payload: &str) -> Option<(u64, u128, bool, Vec<Uuid>)> {
     let mut parts = payload.splitn(4, ' ');
     let instance = u64::from_str_radix(parts.next()?, 16).ok()?;
     let nonce = u128::from_str_radix(parts.next()?, 16).ok()?;
@@ -253,102 +261,6 @@ fn parse(payload: &str) -> Option<(u64, u128, bool, Vec<Uuid>)> {
         .map(|id| id.parse().ok())
         .collect::<Option<Vec<Uuid>>>()?;
     Some((instance, nonce, last, users))
-}
-
-/// PostgreSQL: applies every instance's invalidations to `cache`, acknowledges them, and hears
-/// acknowledgements for this instance's writes, for as long as the process runs. The cache is
-/// used only while the `LISTEN` connection is up; on any failure it is flushed and bypassed,
-/// and the connection is made again (each second).
-pub async fn listen(
-    cache: Arc<ReadCache>,
-    acks: Arc<Acks>,
-    url: String,
-    reset: Arc<tokio::sync::Notify>,
-) {
-    use sea_orm::sqlx::postgres::PgListener;
-    loop {
-        match PgListener::connect(&url).await {
-            Ok(mut listener) => {
-                match serve(&mut listener, &cache, &acks, &reset).await {
-                    Ok(()) => {}
-                    Err(error) => tracing::warn!(%error, "the invalidation listener failed"),
-                }
-                // Flushed before the listener leaves the writers' set: none stops waiting for
-                // us while we still serve from the cache.
-                cache.flush(false);
-                acks.deaf();
-                leave(listener).await;
-                tracing::warn!(
-                    "read cache off: the invalidation listener lost its connection; reading the database until it is back"
-                );
-            }
-            Err(error) => {
-                tracing::warn!(%error, "connecting the invalidation listener failed")
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// Takes the listener's name off a connection that is still up, so that writers stop waiting
-/// for it at once rather than after [`ACK_TIMEOUT`]; a lost connection has left already.
-async fn leave(mut listener: sea_orm::sqlx::postgres::PgListener) {
-    let unnamed = sea_orm::sqlx::query("SELECT set_config('application_name', '', false)")
-        .execute(&mut listener);
-    let _ = tokio::time::timeout(Duration::from_secs(1), unnamed).await;
-}
-
-async fn serve(
-    listener: &mut sea_orm::sqlx::postgres::PgListener,
-    cache: &ReadCache,
-    acks: &Acks,
-    reset: &tokio::sync::Notify,
-) -> Result<(), sea_orm::sqlx::Error> {
-    use sea_orm::sqlx;
-    listener.listen_all([CHANNEL, ACK_CHANNEL]).await?;
-    // Named only once it listens: a writer that finds it here is sure to be heard.
-    sqlx::query("SELECT set_config('application_name', $1, false)")
-        .bind(LISTENER_NAME)
-        .execute(&mut *listener)
-        .await?;
-    let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
-        .fetch_one(&mut *listener)
-        .await?;
-    acks.own_pid
-        .store(u32::try_from(pid).unwrap_or(0), Ordering::Release);
-    // Whatever was cached before may have missed invalidations.
-    cache.flush(true);
-    tracing::info!("read cache on: listening for invalidations");
-    loop {
-        let received = tokio::select! {
-            received = listener.try_recv() => received?,
-            () = reset.notified() => return Ok(()),
-        };
-        let Some(notification) = received else {
-            return Ok(());
-        };
-        if notification.channel() == ACK_CHANNEL {
-            if let Ok(nonce) = u128::from_str_radix(notification.payload(), 16) {
-                acks.acknowledged(nonce, notification.process_id());
-            }
-            continue;
-        }
-        let Some((instance, nonce, last, users)) = parse(notification.payload()) else {
-            cache.flush(true);
-            continue;
-        };
-        for user in users {
-            cache.invalidate(user);
-        }
-        // The writer forgot its own users in-process and does not wait for itself.
-        if last && instance != acks.instance {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(ACK_CHANNEL)
-                .bind(format!("{nonce:x}"))
-                .execute(&mut *listener)
-                .await?;
-        }
-    }
 }
 
 #[cfg(test)]

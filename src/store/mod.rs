@@ -14,6 +14,7 @@ mod deletion;
 mod entities;
 mod identities;
 mod invalidation;
+mod listener;
 mod logins;
 mod members;
 mod outbox;
@@ -108,7 +109,7 @@ impl Store {
     ) -> Option<tokio::task::JoinHandle<()>> {
         self.cache.serve(serve);
         self.can_listen().then(|| {
-            tokio::spawn(invalidation::listen(
+            tokio::spawn(listener::listen(
                 self.cache.clone(),
                 self.acks.clone(),
                 url.to_owned(),
@@ -126,7 +127,7 @@ impl Store {
     }
 
     /// Waits up to `limit` until the invalidation listener listens: a write made before it
-    /// does cannot be acknowledged, so it would cut off every other instance's listener.
+    /// does cannot be acknowledged, so it would outwait every other instance's lease.
     /// Whether it listens.
     pub async fn await_listener(&self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;

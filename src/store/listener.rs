@@ -1,0 +1,141 @@
+//! The `LISTEN` side of the read cache (see `invalidation` for the protocol): one connection
+//! per instance that applies every instance's invalidations, acknowledges them to their writer,
+//! hears the acknowledgements of this instance's writes, and renews the cache's lease.
+//!
+//! Why a ping: the lease may run only from a moment after which every invalidation committed
+//! earlier has been applied. PostgreSQL sends a listening session's notifications before the
+//! answer to its next query, so once `SELECT 1` is answered and the notifications buffered
+//! meanwhile are applied, the lease runs from when the ping was sent.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sea_orm::sqlx::{self, postgres::PgListener, postgres::PgNotification};
+
+use super::cache::{LEASE, ReadCache};
+use super::invalidation::{Acks, CHANNEL, ack_channel, parse};
+
+/// How often the listener renews the lease: four times per [`LEASE`].
+const PING_EVERY: Duration = Duration::from_millis(250);
+
+/// PostgreSQL: runs the listener for as long as the process runs. The cache is used only while
+/// the connection is up and answering; on any failure it is flushed and bypassed, and the
+/// connection is made again (each second).
+pub async fn listen(
+    cache: Arc<ReadCache>,
+    acks: Arc<Acks>,
+    url: String,
+    reset: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        match PgListener::connect(&url).await {
+            Ok(mut listener) => {
+                // Told of a lost connection at once, not after sqlx has made a new one.
+                listener.eager_reconnect(false);
+                if let Err(error) = serve(&mut listener, &cache, &acks, &reset).await {
+                    tracing::warn!(%error, "the invalidation listener failed");
+                }
+                // Flushed before the listener leaves the writers' set: none stops waiting for
+                // us while we still serve from the cache.
+                cache.flush(false);
+                acks.deaf();
+                leave(listener).await;
+                tracing::warn!(
+                    "read cache off: the invalidation listener lost its connection; reading the database until it is back"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%error, "connecting the invalidation listener failed")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Takes the listener's name off a connection that is still up, so that writers stop waiting
+/// for it at once; a lost connection has left already.
+async fn leave(mut listener: PgListener) {
+    let unnamed =
+        sqlx::query("SELECT set_config('application_name', '', false)").execute(&mut listener);
+    let _ = tokio::time::timeout(Duration::from_secs(1), unnamed).await;
+}
+
+async fn serve(
+    listener: &mut PgListener,
+    cache: &ReadCache,
+    acks: &Acks,
+    reset: &tokio::sync::Notify,
+) -> Result<(), sqlx::Error> {
+    let own_acks = acks.ack_channel();
+    listener.listen_all([CHANNEL, own_acks.as_str()]).await?;
+    // Named only once it listens: a writer that finds it here is sure to be heard.
+    sqlx::query("SELECT set_config('application_name', $1, false)")
+        .bind(acks.listener_name())
+        .execute(&mut *listener)
+        .await?;
+    acks.set_listening();
+    // Whatever was cached before may have missed invalidations; the lease starts now.
+    cache.flush(true);
+    tracing::info!("read cache on: listening for invalidations");
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            received = listener.try_recv() => match received? {
+                Some(notification) => apply(listener, cache, acks, notification).await?,
+                None => return Ok(()),
+            },
+            _ = ping.tick() => {
+                let sent = Instant::now();
+                let answered = tokio::time::timeout(LEASE, sqlx::query("SELECT 1").execute(&mut *listener)).await;
+                match answered {
+                    Ok(result) => {
+                        result?;
+                    }
+                    // The lease lapses meanwhile; a connection this slow is made again.
+                    Err(_) => return Ok(()),
+                }
+                while let Some(notification) = listener.next_buffered() {
+                    apply(listener, cache, acks, notification).await?;
+                }
+                cache.confirm(sent);
+            }
+            () = reset.notified() => return Ok(()),
+        }
+    }
+}
+
+/// Applies an invalidation (and acknowledges it to its writer), or records an acknowledgement
+/// of one of this instance's writes.
+async fn apply(
+    listener: &mut PgListener,
+    cache: &ReadCache,
+    acks: &Acks,
+    notification: PgNotification,
+) -> Result<(), sqlx::Error> {
+    if notification.channel() != CHANNEL {
+        let mut parts = notification.payload().split(' ');
+        let nonce = parts.next().and_then(|n| u128::from_str_radix(n, 16).ok());
+        let from = parts.next().and_then(|i| u64::from_str_radix(i, 16).ok());
+        if let (Some(nonce), Some(from)) = (nonce, from) {
+            acks.acknowledged(nonce, from);
+        }
+        return Ok(());
+    }
+    let Some((writer, nonce, last, users)) = parse(notification.payload()) else {
+        cache.flush(true);
+        return Ok(());
+    };
+    for user in users {
+        cache.invalidate(user);
+    }
+    // The writer forgot its own users in-process and does not wait for itself.
+    if last && writer != acks.instance {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(ack_channel(writer))
+            .bind(format!("{nonce:x} {:016x}", acks.instance))
+            .execute(&mut *listener)
+            .await?;
+    }
+    Ok(())
+}
