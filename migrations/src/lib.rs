@@ -19,6 +19,7 @@ mod m20261130_000010_phone_codes;
 mod m20261130_000011_social_sign_in;
 mod m20261130_000012_audit_and_deletion;
 mod m20261130_000013_outbox_member;
+mod m20261130_000014_read_cache_leases;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_social_sign_in::Migration),
             Box::new(m20261130_000012_audit_and_deletion::Migration),
             Box::new(m20261130_000013_outbox_member::Migration),
+            Box::new(m20261130_000014_read_cache_leases::Migration),
         ]
     }
 }

@@ -3,15 +3,15 @@
 //! Why acknowledged: a `NOTIFY` reaches the other instances' `LISTEN` connections at commit,
 //! but asynchronously — a client told "logged out" by instance A could reach instance B before
 //! B's listener has read the notification, and be served from B's cache. So the writer waits,
-//! after its commit and before it answers, until every other instance's listener has applied
-//! the invalidation and said so on the writer's own acknowledgement channel. The set of
-//! instances is PostgreSQL's own: the connections in `pg_stat_activity` on this database named
-//! [`LISTENER_NAME`] and their instance (a listener names itself only once it listens, and
-//! enables its cache only after that, so one that joins later reads the committed state).
-//! Whom the writer cannot hear from — silent for [`ACK_TIMEOUT`], or its own listener down, or
-//! the lookup failed — it outwaits instead: a cache serves only under a [`LEASE`] renewed by its
-//! listener's connection answering, so [`LEASE`] after the commit anyone who has not applied the
-//! invalidation has stopped serving from the cache. Never a stale "live".
+//! after its commit and before it answers, until every other instance whose cache may be
+//! serving has applied the invalidation and said so on the writer's own acknowledgement
+//! channel. A cache serves only under a [`LEASE`] that its listener renews in
+//! `read_cache_leases` through its own connection (see `listener`); the writer waits for every
+//! instance renewed within [`LEASE`] plus a margin, which includes one whose connection has just
+//! ended without it knowing. Whom it cannot hear from — silent, or its own listener down, or the
+//! lookup failed — it outwaits: by [`OUTWAIT`] after the commit, an instance that has not
+//! applied the invalidation has lost its lease and stopped serving from the cache. Never a
+//! stale "live".
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,11 +30,12 @@ pub const CHANNEL: &str = "login_api_invalidate";
 /// Prefix of each instance's acknowledgement channel (`<prefix>_<instance>`): `"<nonce>
 /// <acknowledging instance>"`, sent by the listener once it has applied the invalidation.
 pub const ACK_CHANNEL: &str = "login_api_invalidated";
-/// `application_name` of every listener connection, then a space and its instance: how
-/// writers find them.
+/// `application_name` of every listener connection, then a space and its instance (for
+/// operators reading `pg_stat_activity`).
 pub const LISTENER_NAME: &str = "login-api read cache";
-/// How long a writer waits for the other listeners' acknowledgements (at least [`LEASE`]).
-pub const ACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long after its commit a writer waits at most: a [`LEASE`] and a margin for the two
+/// machines' clocks.
+pub const OUTWAIT: Duration = LEASE.saturating_add(Duration::from_millis(50));
 /// Users per notification: 150 × 37 bytes stays well under PostgreSQL's 8000-byte payload.
 const USERS_PER_NOTIFICATION: usize = 150;
 
@@ -67,7 +68,12 @@ impl Acks {
 
     /// This instance's `application_name` for its listener.
     pub(super) fn listener_name(&self) -> String {
-        format!("{LISTENER_NAME} {:016x}", self.instance)
+        format!("{LISTENER_NAME} {}", self.instance_key())
+    }
+
+    /// This instance in `read_cache_leases` and on the wire: 16 hex digits.
+    pub(super) fn instance_key(&self) -> String {
+        format!("{:016x}", self.instance)
     }
 
     /// The channel this instance hears acknowledgements of its own writes on.
@@ -187,22 +193,22 @@ impl Store {
     }
 
     async fn await_acknowledgements(&self, mut pending: Pending) {
-        let started = tokio::time::Instant::now();
-        let listeners = match self.listeners().await {
+        let deadline = tokio::time::Instant::now() + OUTWAIT;
+        let listeners = match self.leaseholders().await {
             Ok(listeners) => listeners,
             Err(error) => {
-                tracing::warn!(%error, "finding the read cache listeners failed: outwaiting their lease");
-                tokio::time::sleep_until(started + LEASE).await;
+                tracing::warn!(%error, "finding the read cache leaseholders failed: outwaiting their leases");
+                tokio::time::sleep_until(deadline).await;
                 return;
             }
         };
         if listeners.is_empty() {
             return;
         }
-        // Without our own listener no acknowledgement can arrive: outwait the lease.
+        // Without our own listener no acknowledgement can arrive: outwait the leases.
         let heard = self.acks.listening()
-            && tokio::time::timeout(
-                ACK_TIMEOUT,
+            && tokio::time::timeout_at(
+                deadline,
                 pending
                     .acked
                     .wait_for(|acked| listeners.iter().all(|i| acked.contains(i))),
@@ -212,31 +218,30 @@ impl Store {
         if !heard {
             tracing::warn!(
                 listeners = listeners.len(),
-                "read cache listeners did not acknowledge an invalidation: outwaiting their lease"
+                "read cache listeners did not acknowledge an invalidation: outwaiting their leases"
             );
-            tokio::time::sleep_until(started + LEASE).await;
+            tokio::time::sleep_until(deadline).await;
         }
     }
 
-    /// The instances of the other listeners on this database.
-    async fn listeners(&self) -> StoreResult<Vec<u64>> {
+    /// The other instances whose lease may still run: renewed within [`LEASE`] and a margin.
+    async fn leaseholders(&self) -> StoreResult<Vec<u64>> {
         let rows = self
             .db
-            .query_all_raw(Statement::from_sql_and_values(
+            .query_all_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT application_name FROM pg_stat_activity \
-                 WHERE datname = current_database() AND application_name LIKE $1",
-                [format!("{LISTENER_NAME} %").into()],
+                format!(
+                    "SELECT instance FROM read_cache_leases \
+                     WHERE renewed_at > clock_timestamp() - interval '{} milliseconds'",
+                    (LEASE + Duration::from_millis(500)).as_millis()
+                ),
             ))
             .await?;
         let mut instances = Vec::with_capacity(rows.len());
         for row in rows {
-            let name: String = row.try_get("", "application_name")?;
-            let instance = name
-                .strip_prefix(LISTENER_NAME)
-                .and_then(|rest| u64::from_str_radix(rest.trim_start(), 16).ok());
-            match instance {
-                Some(instance) if instance != self.acks.instance => instances.push(instance),
+            let instance: String = row.try_get("", "instance")?;
+            match u64::from_str_radix(&instance, 16) {
+                Ok(instance) if instance != self.acks.instance => instances.push(instance),
                 _ => {}
             }
         }

@@ -2,10 +2,11 @@
 //! per instance that applies every instance's invalidations, acknowledges them to their writer,
 //! hears the acknowledgements of this instance's writes, and renews the cache's lease.
 //!
-//! Why a ping: the lease may run only from a moment after which every invalidation committed
-//! earlier has been applied. PostgreSQL sends a listening session's notifications before the
-//! answer to its next query, so once `SELECT 1` is answered and the notifications buffered
-//! meanwhile are applied, the lease runs from when the ping was sent.
+//! Why the lease is renewed through this connection: the lease may run only from a moment after
+//! which every invalidation committed earlier has been applied. PostgreSQL sends a listening
+//! session's notifications before the answer to its next statement, so once the renewal is
+//! answered and the notifications buffered meanwhile are applied, the lease runs from when the
+//! renewal was sent; and writers see in `read_cache_leases` who may still be serving.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,14 +33,20 @@ pub async fn listen(
             Ok(mut listener) => {
                 // Told of a lost connection at once, not after sqlx has made a new one.
                 listener.eager_reconnect(false);
-                if let Err(error) = serve(&mut listener, &cache, &acks, &reset).await {
-                    tracing::warn!(%error, "the invalidation listener failed");
-                }
-                // Flushed before the listener leaves the writers' set: none stops waiting for
-                // us while we still serve from the cache.
+                let up = match serve(&mut listener, &cache, &acks, &reset).await {
+                    Ok(up) => up,
+                    Err(error) => {
+                        tracing::warn!(%error, "the invalidation listener failed");
+                        false
+                    }
+                };
+                // Flushed before the lease is given up: no writer stops waiting for us while we
+                // still serve from the cache. A lost connection's lease lapses on its own.
                 cache.flush(false);
                 acks.deaf();
-                leave(listener).await;
+                if up {
+                    leave(listener, &acks).await;
+                }
                 tracing::warn!(
                     "read cache off: the invalidation listener lost its connection; reading the database until it is back"
                 );
@@ -52,27 +59,48 @@ pub async fn listen(
     }
 }
 
-/// Takes the listener's name off a connection that is still up, so that writers stop waiting
-/// for it at once; a lost connection has left already.
-async fn leave(mut listener: PgListener) {
-    let unnamed =
-        sqlx::query("SELECT set_config('application_name', '', false)").execute(&mut listener);
-    let _ = tokio::time::timeout(Duration::from_secs(1), unnamed).await;
+/// Gives up the lease on a connection that is still up, so that writers stop waiting for this
+/// instance at once.
+async fn leave(mut listener: PgListener, acks: &Acks) {
+    let released = sqlx::query("DELETE FROM read_cache_leases WHERE instance = $1")
+        .bind(acks.instance_key())
+        .execute(&mut listener);
+    let _ = tokio::time::timeout(Duration::from_secs(1), released).await;
 }
 
+/// Renews this instance's lease (the first time: takes it).
+async fn renew(listener: &mut PgListener, acks: &Acks) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO read_cache_leases (instance, renewed_at) VALUES ($1, clock_timestamp()) \
+         ON CONFLICT (instance) DO UPDATE SET renewed_at = EXCLUDED.renewed_at",
+    )
+    .bind(acks.instance_key())
+    .execute(&mut *listener)
+    .await?;
+    Ok(())
+}
+
+/// Runs until the connection is lost (`Ok(false)`) or reset (`Ok(true)`: still up).
 async fn serve(
     listener: &mut PgListener,
     cache: &ReadCache,
     acks: &Acks,
     reset: &tokio::sync::Notify,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let own_acks = acks.ack_channel();
     listener.listen_all([CHANNEL, own_acks.as_str()]).await?;
-    // Named only once it listens: a writer that finds it here is sure to be heard.
     sqlx::query("SELECT set_config('application_name', $1, false)")
         .bind(acks.listener_name())
         .execute(&mut *listener)
         .await?;
+    // Leases of instances gone for an hour: nobody waits for them, the rows just go.
+    sqlx::query(
+        "DELETE FROM read_cache_leases WHERE renewed_at < clock_timestamp() - interval '1 hour'",
+    )
+    .execute(&mut *listener)
+    .await?;
+    // Taken only once it listens: a writer that finds it is sure to be heard.
+    renew(listener, acks).await?;
     acks.set_listening();
     // Whatever was cached before may have missed invalidations; the lease starts now.
     cache.flush(true);
@@ -83,24 +111,21 @@ async fn serve(
         tokio::select! {
             received = listener.try_recv() => match received? {
                 Some(notification) => apply(listener, cache, acks, notification).await?,
-                None => return Ok(()),
+                None => return Ok(false),
             },
             _ = ping.tick() => {
                 let sent = Instant::now();
-                let answered = tokio::time::timeout(LEASE, sqlx::query("SELECT 1").execute(&mut *listener)).await;
-                match answered {
-                    Ok(result) => {
-                        result?;
-                    }
+                match tokio::time::timeout(LEASE, renew(listener, acks)).await {
+                    Ok(renewed) => renewed?,
                     // The lease lapses meanwhile; a connection this slow is made again.
-                    Err(_) => return Ok(()),
+                    Err(_) => return Ok(false),
                 }
                 while let Some(notification) = listener.next_buffered() {
                     apply(listener, cache, acks, notification).await?;
                 }
                 cache.confirm(sent);
             }
-            () = reset.notified() => return Ok(()),
+            () = reset.notified() => return Ok(true),
         }
     }
 }

@@ -80,6 +80,7 @@ async fn a_logout_on_one_instance_is_refused_by_the_other_at_its_next_request() 
     }
     // Each round is a race between A's answer and B's listener, lost by B if A answered
     // before B had applied the invalidation.
+    let started = std::time::Instant::now();
     for round in 0..50 {
         let login = a.login_as(ANNA, Some("phone")).await;
         let token = access(&login);
@@ -92,6 +93,12 @@ async fn a_logout_on_one_instance_is_refused_by_the_other_at_its_next_request() 
         assert_eq!(refused.status, 401, "round {round}: {}", refused.body);
         assert_eq!(refused.error_extension("reason"), "LOGOUT");
     }
+    // Heard, not outwaited: each round's login and logout would wait out B's lease otherwise.
+    assert!(
+        started.elapsed() < 50 * login_api::store::cache::LEASE,
+        "B's acknowledgements did not arrive: {:?} for 50 rounds",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -170,11 +177,15 @@ async fn a_listener_that_does_not_acknowledge_is_outwaited_and_the_logout_still_
     // An instance that names itself a listener and listens, but never acknowledges: stalled,
     // or cut off from the database without knowing. Its lease lapses; the writer outwaits it.
     let mut silent = PgConnection::connect(&app.database.url).await.unwrap();
+    let login = app.login_as(ANNA, Some("phone")).await;
     silent
-        .execute("LISTEN login_api_invalidate; SET application_name = 'login-api read cache 00000000000000ff'")
+        .execute(
+            "LISTEN login_api_invalidate; \
+             INSERT INTO read_cache_leases (instance, renewed_at) \
+             VALUES ('00000000000000ff', clock_timestamp())",
+        )
         .await
         .unwrap();
-    let login = app.login_as(ANNA, Some("phone")).await;
     let started = std::time::Instant::now();
     logout(&app, access(&login), "CURRENT").await;
     assert!(
