@@ -44,9 +44,10 @@ const USERS_PER_NOTIFICATION: usize = 150;
 pub struct Acks {
     pub(super) instance: u64,
     listening: AtomicBool,
-    waiting: Mutex<HashMap<u128, watch::Sender<HashSet<u64>>>>,
+    waiting: Mutex<Waiting>,
 }
 
+/// By nonce, the instances that have acknowledged that write.
 type Waiting = HashMap<u128, watch::Sender<HashSet<u64>>>;
 
 impl Default for Acks {
