@@ -19,6 +19,7 @@ mod refresh;
 mod sessions;
 pub mod side_effects;
 pub mod sign_in;
+mod signer;
 pub mod social;
 pub mod tokens;
 

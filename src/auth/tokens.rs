@@ -23,6 +23,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::signer::Signer;
 use crate::domain::Session;
 
 /// How access tokens are signed (`JWT_*`).
@@ -67,7 +68,7 @@ pub enum TokenError {
 pub struct TokenKeys {
     algorithm: Algorithm,
     kid: String,
-    encoding: EncodingKey,
+    signer: Signer,
     decoding: DecodingKey,
     validation: Validation,
     issuer: String,
@@ -155,7 +156,7 @@ impl TokenKeys {
         Ok(Self {
             algorithm,
             kid,
-            encoding,
+            signer: Signer::new(algorithm, &encoding)?,
             decoding,
             validation,
             issuer: settings.issuer.clone(),
@@ -187,7 +188,9 @@ impl TokenKeys {
             amr: vec![session.auth_method.amr().to_owned()],
             roles,
         };
-        jsonwebtoken::encode(&header, &claims, &self.encoding).context("signing an access token")
+        self.signer
+            .compact(&header, &claims)
+            .context("signing an access token")
     }
 
     /// Checks signature, algorithm, key id, issuer, audience and expiry at `now`.
