@@ -60,6 +60,27 @@ fn jwt(c: &mut Criterion) {
                 .unwrap()
             })
         });
+        // What signing cost before the key was kept parsed: jsonwebtoken's `encode`, which
+        // parses the key on every call; same header shape and claims.
+        let key = match algorithm {
+            Algorithm::HS256 => jsonwebtoken::EncodingKey::from_secret(&[7; 32]),
+            _ => {
+                let pem = login_api::auth::tokens::generate_pem(algorithm).unwrap();
+                match algorithm {
+                    Algorithm::ES256 => jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()),
+                    Algorithm::RS256 => jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()),
+                    _ => jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()),
+                }
+                .unwrap()
+            }
+        };
+        let claims = keys.verify(&token, now).unwrap();
+        let mut header = jsonwebtoken::Header::new(algorithm);
+        header.kid = Some("k".repeat(43));
+        c.bench_function(
+            &format!("jwt sign {algorithm:?}, key parsed per call"),
+            |b| b.iter(|| jsonwebtoken::encode(&header, black_box(&claims), &key).unwrap()),
+        );
         c.bench_function(&format!("jwt verify {algorithm:?}"), |b| {
             b.iter(|| keys.verify(black_box(&token), now).unwrap())
         });
