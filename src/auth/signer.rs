@@ -1,10 +1,10 @@
 //! The access-token signing key, parsed once.
 //!
 //! Why not `jsonwebtoken::encode`: it builds a signer from the key's DER on every call, and
-//! aws-lc's parse is most of a signature's cost (an EC key pair is checked with a scalar
-//! multiplication, about a third of a refresh's instructions; an RSA key is re-parsed, about
-//! 1 ms). The signatures are aws-lc's, as jsonwebtoken's aws_lc provider makes them, and every
-//! token is still verified by jsonwebtoken.
+//! aws-lc's parse is a large share of a signature (an EC key pair is checked with a scalar
+//! multiplication: 14 % of a refresh's instructions; an RSA key's parse is 0.59 ms of a 1.31 ms
+//! RS256 signature; BENCHMARKS.md). The signatures are aws-lc's, as jsonwebtoken's aws_lc provider
+//! makes them, and every token is still verified by jsonwebtoken.
 
 use aws_lc_rs::{
     hmac,
@@ -33,6 +33,9 @@ impl Signer {
     /// Parses `key` (the secret for HS256, the private key's DER otherwise) for `algorithm`.
     /// Errors when the key is not one of `algorithm`'s.
     pub(super) fn new(algorithm: Algorithm, key: &EncodingKey) -> anyhow::Result<Self> {
+        if key.family() != algorithm.family() {
+            anyhow::bail!("not a {algorithm:?} key");
+        }
         let der = key.as_bytes();
         let invalid = |_| anyhow::anyhow!("not a valid {algorithm:?} private key");
         Ok(match algorithm {
@@ -104,14 +107,41 @@ mod tests {
 
     #[test]
     fn the_compact_form_is_the_one_jsonwebtoken_makes() {
-        // HS256 is deterministic: our token is byte for byte jsonwebtoken's.
-        let key = EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
-        let header = Header::new(Algorithm::HS256);
+        // HS256, RS256 (PKCS#1 v1.5) and Ed25519 are deterministic: our tokens are byte for
+        // byte jsonwebtoken's.
+        let secret = EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let rsa = super::super::tokens::generate_pem(Algorithm::RS256).unwrap();
+        let ed = super::super::tokens::generate_pem(Algorithm::EdDSA).unwrap();
+        let keys = [
+            (Algorithm::HS256, secret),
+            (
+                Algorithm::RS256,
+                EncodingKey::from_rsa_pem(rsa.as_bytes()).unwrap(),
+            ),
+            (
+                Algorithm::EdDSA,
+                EncodingKey::from_ed_pem(ed.as_bytes()).unwrap(),
+            ),
+        ];
         let claims = serde_json::json!({"sub": "u", "exp": 1});
-        let ours = Signer::new(Algorithm::HS256, &key)
-            .unwrap()
-            .compact(&header, &claims)
-            .unwrap();
-        assert_eq!(ours, jsonwebtoken::encode(&header, &claims, &key).unwrap());
+        for (algorithm, key) in keys {
+            let mut header = Header::new(algorithm);
+            header.kid = Some("k1".into());
+            let ours = Signer::new(algorithm, &key)
+                .unwrap()
+                .compact(&header, &claims)
+                .unwrap();
+            let theirs = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+            assert_eq!(ours, theirs, "{algorithm:?}");
+        }
+    }
+
+    #[test]
+    fn an_hmac_secret_is_not_taken_for_an_asymmetric_key_or_the_reverse() {
+        let secret = EncodingKey::from_secret(&[7; 32]);
+        assert!(Signer::new(Algorithm::ES256, &secret).is_err());
+        let es = super::super::tokens::generate_pem(Algorithm::ES256).unwrap();
+        let key = EncodingKey::from_ec_pem(es.as_bytes()).unwrap();
+        assert!(Signer::new(Algorithm::HS256, &key).is_err());
     }
 }
