@@ -96,16 +96,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_of_another_algorithm_is_refused_at_parse() {
-        let es = super::super::tokens::generate_pem(Algorithm::ES256).unwrap();
-        let key = EncodingKey::from_ec_pem(es.as_bytes()).unwrap();
-        assert!(Signer::new(Algorithm::ES256, &key).is_ok());
-        assert!(Signer::new(Algorithm::EdDSA, &key).is_err());
-        assert!(Signer::new(Algorithm::RS256, &key).is_err());
-        assert!(Signer::new(Algorithm::ES384, &key).is_err());
-    }
-
-    #[test]
     fn the_compact_form_is_the_one_jsonwebtoken_makes() {
         // HS256, RS256 (PKCS#1 v1.5) and Ed25519 are deterministic: our tokens are byte for
         // byte jsonwebtoken's.
@@ -137,11 +127,19 @@ mod tests {
     }
 
     #[test]
-    fn an_hmac_secret_is_not_taken_for_an_asymmetric_key_or_the_reverse() {
-        let secret = EncodingKey::from_secret(&[7; 32]);
-        assert!(Signer::new(Algorithm::ES256, &secret).is_err());
+    fn a_key_of_another_algorithm_or_family_is_refused_at_parse() {
         let es = super::super::tokens::generate_pem(Algorithm::ES256).unwrap();
         let key = EncodingKey::from_ec_pem(es.as_bytes()).unwrap();
-        assert!(Signer::new(Algorithm::HS256, &key).is_err());
+        assert!(Signer::new(Algorithm::ES256, &key).is_ok());
+        for other in [
+            Algorithm::EdDSA,
+            Algorithm::RS256,
+            Algorithm::ES384,
+            Algorithm::HS256,
+        ] {
+            assert!(Signer::new(other, &key).is_err(), "{other:?}");
+        }
+        let secret = EncodingKey::from_secret(&[7; 32]);
+        assert!(Signer::new(Algorithm::ES256, &secret).is_err());
     }
 }
