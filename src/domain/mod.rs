@@ -66,12 +66,12 @@ pub use session::{EndReason, Session, SessionId, SessionLifetimes, SessionState}
 pub use social::{OneTimeValue, SocialProvider};
 pub use user::{CustomerProfile, EnrolledPhone, User, UserId};
 
-/// Why an input value was refused; `field` names the GraphQL input field.
 /// Lower-case hex of `bytes`: how digests and MACs are stored.
 pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
+/// Why an input value was refused; `field` names the GraphQL input field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct InvalidInput {

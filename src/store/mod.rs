@@ -11,6 +11,7 @@
 mod audit;
 pub mod cache;
 mod deletion;
+mod direct;
 mod entities;
 mod identities;
 mod invalidation;
@@ -60,6 +61,14 @@ pub struct Store {
     listener_reset: std::sync::Arc<tokio::sync::Notify>,
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out; one used
+/// more recently is not. sqlx's default pings on every checkout, a round trip more for every
+/// statement outside a transaction (a refresh paid two), on top of the ping sqlx sends on every
+/// release. The window is HikariCP's `aliveBypassWindowMs` (500 ms): a connection that answered
+/// that recently is very likely still there, and one that broke meanwhile fails its statement,
+/// as it could between a ping and the statement anyway.
+const PING_IF_IDLE_FOR: Duration = Duration::from_millis(500);
+
 impl Store {
     /// Connects; for SQLite creates the file's folder and turns on WAL and foreign keys.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
@@ -67,7 +76,8 @@ impl Store {
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
         if url.starts_with("sqlite:") {
             if let Some(parent) = sqlite_file(url).and_then(|p| p.parent().map(|p| p.to_owned()))
                 && !parent.as_os_str().is_empty()

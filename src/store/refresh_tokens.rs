@@ -53,14 +53,22 @@ impl Store {
         &self,
         hash: &RefreshTokenHash,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        // One round trip: the token, its session and its user, joined.
-        let Some((token, Some(session), Some(user))) = refresh_tokens::Entity::find()
-            .filter(refresh_tokens::Column::TokenHash.eq(hash.as_str()))
-            .find_also_related(sessions::Entity)
-            .find_also(sessions::Entity, users::Entity)
-            .one(&self.db)
-            .await?
-        else {
+        let found = if self.backend() == sea_orm::DbBackend::Postgres {
+            self.find_refresh_token_row(hash.as_str()).await?
+        } else {
+            // One round trip: the token, its session and its user, joined.
+            match refresh_tokens::Entity::find()
+                .filter(refresh_tokens::Column::TokenHash.eq(hash.as_str()))
+                .find_also_related(sessions::Entity)
+                .find_also(sessions::Entity, users::Entity)
+                .one(&self.db)
+                .await?
+            {
+                Some((token, Some(session), Some(user))) => Some((token, session, user)),
+                _ => None,
+            }
+        };
+        let Some((token, session, user)) = found else {
             return Ok(None);
         };
         Ok(Some(RefreshTokenRecord {
@@ -157,25 +165,17 @@ impl Store {
         token: &RefreshTokenRecord,
         successor: Successor<'_>,
     ) -> StoreResult<Claim> {
-        use sea_orm::ConnectionTrait;
-        let row = self
-            .db
-            .query_one_raw(sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                CLAIM_SQL,
-                [
-                    successor.now.into(),
-                    successor.nonce.as_str().into(),
-                    token.id.into(),
-                    Uuid::now_v7().into(),
-                    successor.hash.as_str().into(),
-                    successor.expires_at.into(),
-                ],
-            ))
-            .await?
-            .ok_or_else(|| sea_orm::DbErr::RecordNotFound("the claim's counts".into()))?;
-        let claimed: i64 = row.try_get("", "claimed")?;
-        let inserted: i64 = row.try_get("", "inserted")?;
+        let (claimed, inserted) = self
+            .counts_of(CLAIM_SQL, |query| {
+                query
+                    .bind(successor.now)
+                    .bind(successor.nonce.as_str())
+                    .bind(token.id)
+                    .bind(Uuid::now_v7())
+                    .bind(successor.hash.as_str())
+                    .bind(successor.expires_at)
+            })
+            .await?;
         if claimed == 0 {
             let row = refresh_tokens::Entity::find_by_id(token.id)
                 .one(&self.db)

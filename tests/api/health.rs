@@ -259,3 +259,43 @@ async fn response_fields_come_in_the_order_the_query_asked_for() {
         "{text}"
     );
 }
+
+/// PostgreSQL: pooled connections that the server closed while they sat idle (a restart, an
+/// idle timeout, a proxy) are found out by the ping before checkout (`store::PING_IF_IDLE_FOR`)
+/// and replaced, so the next requests succeed. SQLite has no server to close them.
+#[tokio::test]
+async fn connections_closed_by_the_database_while_idle_are_replaced_unnoticed() {
+    use sea_orm::ConnectionTrait;
+    // The relay idle meanwhile: its polls would otherwise meet the closed connections first.
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.relay.poll_interval = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let logins = [
+        app.login_as(crate::helpers::ANNA, Some("one")).await,
+        app.login_as(crate::helpers::ANNA, Some("two")).await,
+        app.login_as(crate::helpers::ANNA, Some("three")).await,
+    ];
+    if app.store.can_listen() {
+        let admin = sea_orm::Database::connect(&app.database.url).await.unwrap();
+        let closed = admin
+            .query_all_raw(sea_orm::Statement::from_string(
+                admin.get_database_backend(),
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                   AND application_name NOT LIKE 'login-api read cache%'",
+            ))
+            .await
+            .unwrap();
+        assert!(!closed.is_empty(), "the app's pooled connections");
+        admin.close().await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+
+    let refreshes = logins
+        .iter()
+        .map(|login| app.refresh(login["refreshToken"].as_str().unwrap()));
+    for response in futures::future::join_all(refreshes).await {
+        assert_eq!(response.code(), None, "{}", response.body);
+    }
+}
