@@ -1,6 +1,7 @@
 //! Rate-limit counters: in memory, in Redis, and Redis with memory as the fallback.
 //!
-//! Design: fixed windows (a key's window opens at its first event), counts never below 0. In
+//! Design: fixed windows (a key's window opens at its first counted event; checking a key
+//! stores nothing, and a key whose count is back at 0 goes), counts never below 0. In
 //! Redis one atomic script does `INCRBY` (clamped) + `PEXPIRE … NX` + `PTTL`, so instances
 //! sharing Redis share limits, and both counters agree on what a count is.
 //! If Redis fails, counting goes on in memory — limits then hold per instance only — and the
@@ -38,8 +39,18 @@ impl RateCounter for MemoryCounter {
     async fn add(&self, key: &str, delta: i64, window: Duration) -> anyhow::Result<Window> {
         let now = self.clock.now();
         let mut counters = self.counters.lock().expect("counter lock");
+        let live = |ends: &DateTime<Utc>| *ends > now;
+        let nothing = Window {
+            count: 0,
+            resets_in: window,
+        };
+        if delta <= 0 && !counters.get(key).is_some_and(|(_, ends)| live(ends)) {
+            // A check, or a count given back, opens no window: every sign-in checks its
+            // limits, and an entry per checked key would hold memory for nothing.
+            return Ok(nothing);
+        }
         if counters.len() > 100_000 {
-            counters.retain(|_, (_, ends)| *ends > now);
+            counters.retain(|_, (_, ends)| live(ends));
         }
         let entry = counters
             .entry(key.to_owned())
@@ -54,6 +65,11 @@ impl RateCounter for MemoryCounter {
                 now + chrono::Duration::from_std(window).unwrap_or_default(),
             ));
         entry.0 = (entry.0 + delta).max(0);
+        if entry.0 == 0 {
+            // Back at nothing (an in-flight attempt settled): the key goes, as in Redis.
+            counters.remove(key);
+            return Ok(nothing);
+        }
         Ok(Window {
             count: entry.0,
             resets_in: (entry.1 - now).to_std().unwrap_or_default(),
@@ -66,14 +82,19 @@ impl RateCounter for MemoryCounter {
     }
 }
 
-/// `INCRBY` that never goes below 0 (as the memory counter), the window opened by the first
-/// addition (`PEXPIRE … NX`), and the time left: one atomic script. A count taken back after its
-/// window was reset would otherwise stay negative and let extra attempts through.
+/// `INCRBY`, the window opened by the first addition (`PEXPIRE … NX`), and the time left: one
+/// atomic script, which agrees with the memory counter. A check (`delta` 0) or a give-back of
+/// an absent key writes nothing, and a key whose count falls to 0 or below is deleted: a count
+/// taken back after its window was reset would otherwise stay negative and let extra attempts
+/// through.
 const ADD_SCRIPT: &str = r#"
+if tonumber(ARGV[1]) <= 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  return {0, tonumber(ARGV[2])}
+end
 local count = redis.call('INCRBY', KEYS[1], ARGV[1])
-if count < 0 then
-  redis.call('SET', KEYS[1], 0, 'KEEPTTL')
-  count = 0
+if count <= 0 then
+  redis.call('DEL', KEYS[1])
+  return {0, tonumber(ARGV[2])}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX')
 return {count, redis.call('PTTL', KEYS[1])}
@@ -185,5 +206,41 @@ impl RateCounter for FallbackCounter {
             self.warn(&error);
         }
         self.fallback.reset(key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn checks_and_give_backs_of_absent_keys_store_nothing() {
+        let clock = Arc::new(crate::ports::ManualClock::new(Utc::now()));
+        let counter = MemoryCounter::new(clock.clone());
+        let window = Duration::from_secs(60);
+        for key in ["checked", "given back"] {
+            let delta = if key == "checked" { 0 } else { -1 };
+            let seen = counter.add(key, delta, window).await.unwrap();
+            assert_eq!(
+                seen,
+                Window {
+                    count: 0,
+                    resets_in: window
+                }
+            );
+        }
+        assert!(counter.counters.lock().unwrap().is_empty());
+
+        assert_eq!(counter.add("counted", 1, window).await.unwrap().count, 1);
+        clock.advance(chrono::Duration::seconds(10));
+        let seen = counter.add("counted", 0, window).await.unwrap();
+        assert_eq!(seen.count, 1, "a check reads a live window");
+        assert_eq!(seen.resets_in, Duration::from_secs(50));
+        clock.advance(chrono::Duration::seconds(50));
+        assert_eq!(counter.add("counted", 0, window).await.unwrap().count, 0);
+
+        assert_eq!(counter.add("in flight", 2, window).await.unwrap().count, 2);
+        assert_eq!(counter.add("in flight", -2, window).await.unwrap().count, 0);
+        assert!(!counter.counters.lock().unwrap().contains_key("in flight"));
     }
 }

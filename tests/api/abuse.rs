@@ -577,7 +577,7 @@ async fn redis_and_memory_counters_agree_that_a_count_never_goes_below_zero() {
     use login_api::adapters::rate_counter::{MemoryCounter, RedisCounter};
     use login_api::ports::{ManualClock, RateCounter};
     let prefix = format!("login-api-test:{}:", uuid::Uuid::new_v4().simple());
-    let redis = RedisCounter::new("redis://127.0.0.1:6379", prefix).unwrap();
+    let redis = RedisCounter::new("redis://127.0.0.1:6379", prefix.clone()).unwrap();
     let memory = MemoryCounter::new(std::sync::Arc::new(ManualClock::new(chrono::Utc::now())));
     let window = std::time::Duration::from_secs(60);
     for counter in [&redis as &dyn RateCounter, &memory] {
@@ -586,7 +586,20 @@ async fn redis_and_memory_counters_agree_that_a_count_never_goes_below_zero() {
         // …does not make room for an extra attempt later.
         assert_eq!(counter.add("k", 1, window).await.unwrap().count, 1);
         assert_eq!(counter.add("k", 2, window).await.unwrap().count, 3);
+        // A check of an absent key opens no window (and stores nothing).
+        assert_eq!(counter.add("checked", 0, window).await.unwrap().count, 0);
     }
+    let mut connection = redis::Client::open("redis://127.0.0.1:6379")
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let stored: bool = redis::cmd("EXISTS")
+        .arg(format!("{prefix}checked"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(!stored, "a check stored a key in Redis");
 }
 
 #[tokio::test]

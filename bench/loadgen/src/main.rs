@@ -18,8 +18,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve `GET /` → "ok" on the given address: the same-run reference point.
-    Reference { addr: String },
+    /// Serve `GET /` → "ok" on the given address: the same-run reference point. With
+    /// `--burn-us N` each request first spins the CPU for N µs: a server that does nothing but
+    /// spend a given CPU time per request, whose tail at a given rate is the machine's floor for
+    /// any server spending that much.
+    Reference {
+        addr: String,
+        #[arg(long, default_value_t = 0)]
+        burn_us: u64,
+    },
     /// Across instances (comma-separated URLs): N concurrent refreshes of one token must agree
     /// on one successor, and failed logins of one account must stop at the account limit.
     Exact {
@@ -175,8 +182,18 @@ impl Connection {
 #[tokio::main]
 async fn main() {
     match Cli::parse().command {
-        Command::Reference { addr } => {
-            let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        Command::Reference { addr, burn_us } => {
+            let burn = Duration::from_micros(burn_us);
+            let app = axum::Router::new().route(
+                "/",
+                axum::routing::get(move || async move {
+                    let started = Instant::now();
+                    while started.elapsed() < burn {
+                        std::hint::spin_loop();
+                    }
+                    "ok"
+                }),
+            );
             let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
             axum::serve(listener, app).await.expect("serve");
         }
