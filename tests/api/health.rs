@@ -261,7 +261,7 @@ async fn response_fields_come_in_the_order_the_query_asked_for() {
 }
 
 /// PostgreSQL: pooled connections that the server closed while they sat idle (a restart, an
-/// idle timeout, a proxy) are found out by the ping before checkout (`store::PING_IF_IDLE_FOR`)
+/// idle timeout, a proxy) are found out by the ping before checkout (`PING_IF_IDLE_FOR`)
 /// and replaced, so the next requests succeed. SQLite has no server to close them.
 #[tokio::test]
 async fn connections_closed_by_the_database_while_idle_are_replaced_unnoticed() {
@@ -278,19 +278,25 @@ async fn connections_closed_by_the_database_while_idle_are_replaced_unnoticed() 
     ];
     if app.store.can_listen() {
         let admin = sea_orm::Database::connect(&app.database.url).await.unwrap();
-        let closed = admin
-            .query_all_raw(sea_orm::Statement::from_string(
+        let closed: i64 = admin
+            .query_one_raw(sea_orm::Statement::from_string(
                 admin.get_database_backend(),
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS closed \
+                 FROM pg_stat_activity \
                  WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                   AND backend_type = 'client backend' \
                    AND application_name NOT LIKE 'login-api read cache%'",
             ))
             .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "closed")
             .unwrap();
-        assert!(!closed.is_empty(), "the app's pooled connections");
+        assert!(closed > 0, "the app's pooled connections were closed");
         admin.close().await.unwrap();
     }
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    tokio::time::sleep(login_api::store::PING_IF_IDLE_FOR + std::time::Duration::from_millis(200))
+        .await;
 
     let refreshes = logins
         .iter()
