@@ -218,8 +218,7 @@ mod tests {
         let clock = Arc::new(crate::ports::ManualClock::new(Utc::now()));
         let counter = MemoryCounter::new(clock.clone());
         let window = Duration::from_secs(60);
-        for key in ["checked", "given back"] {
-            let delta = if key == "checked" { 0 } else { -1 };
+        for (key, delta) in [("checked", 0), ("given back", -1)] {
             let seen = counter.add(key, delta, window).await.unwrap();
             assert_eq!(
                 seen,

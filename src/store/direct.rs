@@ -9,9 +9,10 @@
 
 use sea_orm::sqlx::{self, Row, postgres::PgRow};
 use sea_orm::{DbErr, RuntimeErr};
+use uuid::Uuid;
 
 use super::entities::{refresh_tokens, sessions, users};
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, Successor};
 
 /// The token, its session and its user, in one round trip; each table's columns in the order
 /// of its entity (read by position below).
@@ -27,6 +28,24 @@ const FIND_SQL: &str = "SELECT t.id, t.token_hash, t.session_id, t.parent_id, t.
     JOIN sessions s ON s.id = t.session_id \
     JOIN users u ON u.id = s.user_id \
     WHERE t.token_hash = $1";
+
+/// The rotation as one statement of data-modifying CTEs (PostgreSQL): one round trip instead
+/// of five (`BEGIN`, claim, touch, insert, `COMMIT`). The claim's `used_at IS NULL` still
+/// decides the race (a concurrent claimer waits for the row and finds it used). One
+/// difference from the transaction: when the session was revoked meanwhile the claim stays,
+/// which changes nothing, since a revoked session's tokens are refused before their use is
+/// looked at.
+const CLAIM_SQL: &str = "WITH claimed AS ( \
+      UPDATE refresh_tokens SET used_at = $1, rotation_nonce = $2 \
+      WHERE id = $3 AND used_at IS NULL RETURNING session_id), \
+    touched AS ( \
+      UPDATE sessions SET last_accessed_at = $1 \
+      WHERE id = (SELECT session_id FROM claimed) AND revoked_at IS NULL RETURNING id), \
+    inserted AS ( \
+      INSERT INTO refresh_tokens \
+        (id, token_hash, session_id, parent_id, issued_at, used_at, rotation_nonce, expires_at) \
+      SELECT $4, $5, id, $3, $1, NULL, NULL, $6 FROM touched RETURNING id) \
+    SELECT (SELECT COUNT(*) FROM claimed) AS claimed, (SELECT COUNT(*) FROM inserted) AS inserted";
 
 impl Store {
     /// `FIND_SQL`: the token with the `token_hash`, its session and its user.
@@ -50,16 +69,19 @@ impl Store {
         Ok(Some(decode().map_err(query_error)?))
     }
 
-    /// Runs one statement that returns one row of two counts (`claimed`, `inserted`).
-    pub(super) async fn counts_of(
+    /// `CLAIM_SQL` for the token `token_id`: how many rows it claimed and inserted (0 or 1).
+    pub(super) async fn claim_refresh_token_row(
         &self,
-        sql: &'static str,
-        bind: impl FnOnce(
-            sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-        )
-            -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        token_id: Uuid,
+        successor: &Successor<'_>,
     ) -> StoreResult<(i64, i64)> {
-        let row = bind(sqlx::query(sql))
+        let row = sqlx::query(CLAIM_SQL)
+            .bind(successor.now)
+            .bind(successor.nonce.as_str())
+            .bind(token_id)
+            .bind(Uuid::now_v7())
+            .bind(successor.hash.as_str())
+            .bind(successor.expires_at)
             .fetch_one(self.db.get_postgres_connection_pool())
             .await
             .map_err(query_error)?;

@@ -141,41 +141,13 @@ impl Store {
     }
 }
 
-/// The rotation as one statement of data-modifying CTEs (PostgreSQL): one round trip instead
-/// of five (`BEGIN`, claim, touch, insert, `COMMIT`). The claim's `used_at IS NULL` still
-/// decides the race (a concurrent claimer waits for the row and finds it used). One
-/// difference from the transaction: when the session was revoked meanwhile the claim stays,
-/// which changes nothing, since a revoked session's tokens are refused before their use is
-/// looked at.
-const CLAIM_SQL: &str = "WITH claimed AS ( \
-      UPDATE refresh_tokens SET used_at = $1, rotation_nonce = $2 \
-      WHERE id = $3 AND used_at IS NULL RETURNING session_id), \
-    touched AS ( \
-      UPDATE sessions SET last_accessed_at = $1 \
-      WHERE id = (SELECT session_id FROM claimed) AND revoked_at IS NULL RETURNING id), \
-    inserted AS ( \
-      INSERT INTO refresh_tokens \
-        (id, token_hash, session_id, parent_id, issued_at, used_at, rotation_nonce, expires_at) \
-      SELECT $4, $5, id, $3, $1, NULL, NULL, $6 FROM touched RETURNING id) \
-    SELECT (SELECT COUNT(*) FROM claimed) AS claimed, (SELECT COUNT(*) FROM inserted) AS inserted";
-
 impl Store {
     async fn claim_in_one_statement(
         &self,
         token: &RefreshTokenRecord,
         successor: Successor<'_>,
     ) -> StoreResult<Claim> {
-        let (claimed, inserted) = self
-            .counts_of(CLAIM_SQL, |query| {
-                query
-                    .bind(successor.now)
-                    .bind(successor.nonce.as_str())
-                    .bind(token.id)
-                    .bind(Uuid::now_v7())
-                    .bind(successor.hash.as_str())
-                    .bind(successor.expires_at)
-            })
-            .await?;
+        let (claimed, inserted) = self.claim_refresh_token_row(token.id, &successor).await?;
         if claimed == 0 {
             let row = refresh_tokens::Entity::find_by_id(token.id)
                 .one(&self.db)
