@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use crate::domain::outbox::{OutboxMessage, Sink, member_data_of};
 use crate::ports::{Clock, OutboxSink};
-use crate::store::{Settlement, SinkCounts, Store};
+use crate::store::{ClaimedBatch, Settlement, SinkCounts, Store};
 
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
@@ -83,27 +83,40 @@ impl Relay {
 
     async fn run_sink(&self, sink: Arc<dyn OutboxSink>) {
         loop {
+            // Armed before the claim: a write committed while this batch is out wakes the next.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             match self.deliver_batch(sink.as_ref()).await {
-                Ok(claimed) if claimed > 0 => continue,
+                // A full batch may have left rows behind, and a settled row in key order may
+                // have made its key's next row claimable: claim again at once.
+                Ok(claimed)
+                    if claimed >= sink.max_batch()
+                        || (claimed > 0 && sink.sink().in_key_order()) =>
+                {
+                    continue;
+                }
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(sink = sink.sink().as_str(), error = %format!("{error:#}"), "outbox relay failed to claim")
                 }
             }
             tokio::select! {
-                () = self.wake.notified() => {},
+                () = woken => {},
                 () = tokio::time::sleep(self.settings.poll_interval) => {},
             }
         }
     }
 
-    /// Claims, delivers and settles one batch; returns how many rows it claimed.
+    /// Claims, delivers and settles one batch; returns how many rows it claimed. Two
+    /// statements when all goes well: the claim (which also tells whose member was deleted)
+    /// and the settle (which also drops rows whose member was deleted while they were out).
     #[tracing::instrument(name = "outbox.deliver", skip_all, fields(sink = sink.sink().as_str(), claimed))]
     pub async fn deliver_batch(&self, sink: &dyn OutboxSink) -> anyhow::Result<usize> {
         let now = self.clock.now();
-        let messages = self
+        let batch = self
             .store
-            .claim_outbox(
+            .claim_outbox_batch(
                 sink.sink(),
                 &self.id,
                 now,
@@ -111,41 +124,44 @@ impl Relay {
                 sink.max_batch() as u64,
             )
             .await?;
-        tracing::Span::current().record("claimed", messages.len());
-        if messages.is_empty() {
+        let claimed = batch.messages.len();
+        tracing::Span::current().record("claimed", claimed);
+        if claimed == 0 {
             return Ok(0);
         }
-        let claimed = messages.len();
-        let messages = self.without_deleted_members(messages).await?;
+        let messages = self.without_deleted_members(batch).await?;
         let results = sink.deliver(&messages).await;
         let now = self.clock.now();
-        // Members deleted while this batch was out: their rows go rather than stay delivered.
-        let deleted_meanwhile = self.deleted_members(&messages).await?;
         let mut delivered = Vec::with_capacity(messages.len());
+        let mut failed = Vec::new();
         for (message, result) in messages.iter().zip(results) {
+            match result {
+                Ok(()) => delivered.push(message.id),
+                Err(error) => failed.push((message, error)),
+            }
+        }
+        // Members deleted while these were out: their rows go rather than wait for a retry.
+        let deleted_meanwhile = if failed.is_empty() {
+            Vec::new()
+        } else {
+            self.deleted_members(failed.iter().map(|(m, _)| *m)).await?
+        };
+        for (message, error) in failed {
             if member_data_of(&message.payload).is_some_and(|m| deleted_meanwhile.contains(&m)) {
                 self.store.drop_outbox(message.id, &self.id).await?;
                 continue;
             }
-            let settlement = match result {
-                Ok(()) => {
-                    delivered.push(message.id);
-                    continue;
-                }
-                Err(error) => {
-                    let attempts = message.attempts + 1;
-                    let dead = attempts >= self.settings.max_attempts;
-                    if dead {
-                        tracing::error!(sink = sink.sink().as_str(), event_id = %message.id, attempts, %error, "outbox row parked as dead");
-                    } else {
-                        tracing::warn!(sink = sink.sink().as_str(), event_id = %message.id, attempts, %error, "outbox delivery failed; will retry");
-                    }
-                    Settlement::Failed {
-                        error: error.0,
-                        retry_at: now + self.backoff(attempts),
-                        dead,
-                    }
-                }
+            let attempts = message.attempts + 1;
+            let dead = attempts >= self.settings.max_attempts;
+            if dead {
+                tracing::error!(sink = sink.sink().as_str(), event_id = %message.id, attempts, %error, "outbox row parked as dead");
+            } else {
+                tracing::warn!(sink = sink.sink().as_str(), event_id = %message.id, attempts, %error, "outbox delivery failed; will retry");
+            }
+            let settlement = Settlement::Failed {
+                error: error.0,
+                retry_at: now + self.backoff(attempts),
+                dead,
             };
             self.store
                 .settle_outbox(message.id, &self.id, now, settlement)
@@ -161,15 +177,15 @@ impl Relay {
     /// relay held at that moment, so that nothing overtakes them): their data goes nowhere.
     async fn without_deleted_members(
         &self,
-        messages: Vec<OutboxMessage>,
+        batch: ClaimedBatch,
     ) -> anyhow::Result<Vec<OutboxMessage>> {
-        let deleted = self.deleted_members(&messages).await?;
-        if deleted.is_empty() {
-            return Ok(messages);
+        if batch.of_deleted_members.is_empty() {
+            return Ok(batch.messages);
         }
-        let (dropped, kept): (Vec<_>, Vec<_>) = messages.into_iter().partition(|m| {
-            member_data_of(&m.payload).is_some_and(|member| deleted.contains(&member))
-        });
+        let (dropped, kept): (Vec<_>, Vec<_>) = batch
+            .messages
+            .into_iter()
+            .partition(|m| batch.of_deleted_members.contains(&m.id));
         for message in &dropped {
             self.store.drop_outbox(message.id, &self.id).await?;
             tracing::info!(event_id = %message.id, "outbox row dropped: its member was deleted");
@@ -177,9 +193,11 @@ impl Relay {
         Ok(kept)
     }
 
-    async fn deleted_members(&self, messages: &[OutboxMessage]) -> anyhow::Result<Vec<uuid::Uuid>> {
+    async fn deleted_members(
+        &self,
+        messages: impl Iterator<Item = &OutboxMessage>,
+    ) -> anyhow::Result<Vec<uuid::Uuid>> {
         let members: Vec<uuid::Uuid> = messages
-            .iter()
             .filter_map(|m| member_data_of(&m.payload))
             .collect();
         Ok(self.store.deleted_among(&members).await?)

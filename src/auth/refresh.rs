@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::audit::AuditType;
 use crate::domain::{
-    EndReason, Membership, RefreshToken, SessionState, membership::today_in,
+    EndReason, InactiveReason, Membership, RefreshToken, SessionState, membership::today_in,
     refresh_token::RotationNonce,
 };
 use crate::store::{Claim, RefreshTokenRecord, Successor, UsedRefreshToken};
@@ -49,79 +49,94 @@ impl Auth {
 
     async fn rotate(&self, presented: &str) -> Result<Issued, RefreshError> {
         let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
-        let record = self
+        let now = self.clock.now();
+        // Drawn before the lookup, so that deciding on the found token awaits nothing.
+        let nonce = RotationNonce::generate();
+        let successor = token.successor(&nonce);
+        let successor_hash = successor.hash();
+        let (record, outcome) = self
             .store
-            .find_refresh_token(&token.hash())
+            .rotate_refresh_token(&token.hash(), |record| {
+                let expires_at = self.may_rotate(record, now)?;
+                Ok(Successor {
+                    nonce: &nonce,
+                    hash: &successor_hash,
+                    expires_at,
+                    now,
+                    audit: self.audit.settings.record_refresh.then(|| {
+                        self.audit_event(AuditType::TokenRefreshed)
+                            .of(record.user.id, Some(record.session.id))
+                    }),
+                })
+            })
             .await?
             .ok_or(RefreshError::Invalid)?;
         tracing::Span::current().record("session_id", tracing::field::display(record.session.id));
-        let now = self.clock.now();
-        if record.session.revoked_at.is_some() {
-            return Err(RefreshError::Invalid);
-        }
-        // Before expiry: tokens expire with the membership, and the app should learn why.
-        if let Err(reason) = Membership::check(
-            record.user.membership.as_ref(),
-            today_in(self.timezone, now),
-        ) {
-            self.store
-                .end_session(record.session.id, now, EndReason::MembershipEnded, None)
-                .await?;
-            tracing::info!(
-                reason = reason.as_str(),
-                "refresh refused: membership not active"
-            );
-            return Err(RefreshError::MembershipInactive(reason));
-        }
-        if record.expires_at <= now {
-            return Err(RefreshError::Invalid);
-        }
-        if let Some(used) = record.used.clone() {
-            return self.replay(&token, (record, used), now).await;
-        }
-        if let SessionState::Ended { at, reason } = self.lifetimes.state(&record.session, now) {
-            // Recorded as of when it ended, not when someone noticed.
-            self.store
-                .end_session(record.session.id, at, reason, None)
-                .await?;
-            tracing::info!(
-                reason = reason.as_str(),
-                "refresh refused: session idle or past its lifetime"
-            );
-            return Err(RefreshError::Invalid);
-        }
-
-        let nonce = RotationNonce::generate();
-        let successor = token.successor(&nonce);
-        let expires_at = self
-            .lifetimes
-            .refresh_token_expires_at(now, record.session.expires_at);
-        let audit = self.audit.settings.record_refresh.then(|| {
-            self.audit_event(AuditType::TokenRefreshed)
-                .of(record.user.id, Some(record.session.id))
-        });
-        let claim = self
-            .store
-            .claim_refresh_token(
-                &record,
-                Successor {
-                    nonce: &nonce,
-                    hash: &successor.hash(),
-                    expires_at,
-                    now,
-                    audit: audit.as_ref(),
-                },
-            )
-            .await?;
-        match claim {
-            Claim::Won => {
+        match outcome {
+            Ok(Claim::Won) => {
+                let expires_at = self
+                    .lifetimes
+                    .refresh_token_expires_at(now, record.session.expires_at);
                 let mut session = record.session;
                 session.last_accessed_at = now;
                 Ok(self.issue(record.user, session, successor, expires_at, now)?)
             }
-            Claim::AlreadyUsed(used) => self.replay(&token, (record, used), now).await,
-            Claim::SessionGone => Err(RefreshError::Invalid),
+            Ok(Claim::AlreadyUsed(used)) | Err(Refusal::Used(used)) => {
+                self.replay(&token, (record, used), now).await
+            }
+            Ok(Claim::SessionGone) | Err(Refusal::Invalid) => Err(RefreshError::Invalid),
+            Err(Refusal::MembershipInactive(reason)) => {
+                self.store
+                    .end_session(record.session.id, now, EndReason::MembershipEnded, None)
+                    .await?;
+                tracing::info!(
+                    reason = reason.as_str(),
+                    "refresh refused: membership not active"
+                );
+                Err(RefreshError::MembershipInactive(reason))
+            }
+            Err(Refusal::Ended { at, reason }) => {
+                // Recorded as of when it ended, not when someone noticed.
+                self.store
+                    .end_session(record.session.id, at, reason, None)
+                    .await?;
+                tracing::info!(
+                    reason = reason.as_str(),
+                    "refresh refused: session idle or past its lifetime"
+                );
+                Err(RefreshError::Invalid)
+            }
         }
+    }
+
+    /// Whether the found token may be rotated now: its successor's expiry, or why not. Awaits
+    /// nothing (the store holds a connection while it runs).
+    fn may_rotate(
+        &self,
+        record: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, Refusal> {
+        if record.session.revoked_at.is_some() {
+            return Err(Refusal::Invalid);
+        }
+        // Before expiry: tokens expire with the membership, and the app should learn why.
+        Membership::check(
+            record.user.membership.as_ref(),
+            today_in(self.timezone, now),
+        )
+        .map_err(Refusal::MembershipInactive)?;
+        if record.expires_at <= now {
+            return Err(Refusal::Invalid);
+        }
+        if let Some(used) = &record.used {
+            return Err(Refusal::Used(used.clone()));
+        }
+        if let SessionState::Ended { at, reason } = self.lifetimes.state(&record.session, now) {
+            return Err(Refusal::Ended { at, reason });
+        }
+        Ok(self
+            .lifetimes
+            .refresh_token_expires_at(now, record.session.expires_at))
     }
 
     /// A used token presented again: its successor inside the grace window, else the session ends.
@@ -159,4 +174,18 @@ impl Auth {
         tracing::info!("used refresh token presented inside its grace window: same successor");
         Ok(self.issue(record.user, session, successor, expires_at, now)?)
     }
+}
+
+/// Why a found token is not rotated.
+enum Refusal {
+    /// Revoked session or expired token.
+    Invalid,
+    MembershipInactive(InactiveReason),
+    /// Used before: a replay inside the grace window, or reuse.
+    Used(UsedRefreshToken),
+    /// The session ended (idle or past its lifetime) at `at` without anyone recording it.
+    Ended {
+        at: DateTime<Utc>,
+        reason: EndReason,
+    },
 }

@@ -22,6 +22,13 @@ impl Sink {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
+
+    /// Whether rows of one `message_key` go out one at a time, oldest first: one member's
+    /// index updates must not overtake each other. Events carry unique keys: ordering them
+    /// would cost a lookup per row for nothing.
+    pub fn in_key_order(self) -> bool {
+        self == Self::SearchIndex
+    }
 }
 
 /// A claimed outbox row, ready to deliver.

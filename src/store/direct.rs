@@ -1,13 +1,14 @@
-//! The refresh's two statements on PostgreSQL, through sqlx directly.
+//! The hottest statements on PostgreSQL, through sqlx directly: the refresh's two and the
+//! relay's claim and settle of a batch.
 //!
 //! Why: a refresh is the hottest write, and sea-orm's query builder, its row decoding by
 //! formatted column names and its large futures (moved on every poll) cost 330,000 of the
 //! 874,000 instructions a refresh took (callgrind, `bench/callgrind`). Here the SQL is fixed
 //! text, prepared once per connection by sqlx's statement cache, and rows are read by
-//! position. SQLite keeps the sea-orm statements of `refresh_tokens`, which its tests cover;
-//! the PostgreSQL suite covers these.
+//! position. SQLite keeps the sea-orm statements of `refresh_tokens` and `outbox`, which its
+//! tests cover; the PostgreSQL suite covers these.
 
-use sea_orm::sqlx::{self, Row, postgres::PgRow};
+use sea_orm::sqlx::{self, PgConnection, Row, postgres::PgRow};
 use sea_orm::{DbErr, RuntimeErr};
 use uuid::Uuid;
 
@@ -29,6 +30,10 @@ const FIND_SQL: &str = "SELECT t.id, t.token_hash, t.session_id, t.parent_id, t.
     JOIN users u ON u.id = s.user_id \
     WHERE t.token_hash = $1";
 
+/// The token's use as it stands now: the lookup after a lost claim, in a statement of its own so
+/// that it sees the winner's commit (a statement's snapshot is taken when it starts).
+const USED_SQL: &str = "SELECT used_at, rotation_nonce FROM refresh_tokens WHERE id = $1";
+
 /// The rotation as one statement of data-modifying CTEs (PostgreSQL): one round trip instead
 /// of five (`BEGIN`, claim, touch, insert, `COMMIT`). The claim's `used_at IS NULL` still
 /// decides the race (a concurrent claimer waits for the row and finds it used). One
@@ -47,49 +52,142 @@ const CLAIM_SQL: &str = "WITH claimed AS ( \
       SELECT $4, $5, id, $3, $1, NULL, NULL, $6 FROM touched RETURNING id) \
     SELECT (SELECT COUNT(*) FROM claimed) AS claimed, (SELECT COUNT(*) FROM inserted) AS inserted";
 
+/// The relay's settle of a delivered batch, one statement: rows whose member was deleted
+/// meanwhile go, the others are marked delivered (`Store::settle_delivered`). The update skips
+/// what the delete took: both see the rows as they were when the statement started.
+const SETTLE_DELIVERED_SQL: &str = "WITH gone AS ( \
+      DELETE FROM outbox \
+      WHERE id = ANY($1) AND claimed_by = $2 AND delivered_at IS NULL \
+        AND member_id IN (SELECT user_id FROM deleted_accounts) \
+      RETURNING id) \
+    UPDATE outbox SET delivered_at = $3, attempts = attempts + 1, claimed_until = NULL \
+    WHERE id = ANY($1) AND claimed_by = $2 AND delivered_at IS NULL \
+      AND id NOT IN (SELECT id FROM gone)";
+
 impl Store {
-    /// `FIND_SQL`: the token with the `token_hash`, its session and its user.
-    pub(super) async fn find_refresh_token_row(
-        &self,
-        token_hash: &str,
-    ) -> StoreResult<Option<(refresh_tokens::Model, sessions::Model, users::Model)>> {
-        let row = sqlx::query(FIND_SQL)
-            .bind(token_hash)
-            .fetch_optional(self.db.get_postgres_connection_pool())
-            .await
-            .map_err(query_error)?;
-        let Some(row) = row else { return Ok(None) };
-        let decode = || -> Result<_, sqlx::Error> {
-            Ok((
-                refresh_token_at(&row, 0)?,
-                session_at(&row, 8)?,
-                user_at(&row, 24)?,
-            ))
-        };
-        Ok(Some(decode().map_err(query_error)?))
+    pub(super) fn pg_pool(&self) -> &sqlx::PgPool {
+        self.db.get_postgres_connection_pool()
     }
 
-    /// `CLAIM_SQL` for the token `token_id`: how many rows it claimed and inserted (0 or 1).
-    pub(super) async fn claim_refresh_token_row(
+    /// A pooled connection of its own, for statements that must share one checkout (each
+    /// checkout's release costs a round trip: sqlx pings the connection as it returns).
+    pub(super) async fn pg_connection(
         &self,
-        token_id: Uuid,
-        successor: &Successor<'_>,
-    ) -> StoreResult<(i64, i64)> {
-        let row = sqlx::query(CLAIM_SQL)
-            .bind(successor.now)
-            .bind(successor.nonce.as_str())
-            .bind(token_id)
-            .bind(Uuid::now_v7())
-            .bind(successor.hash.as_str())
-            .bind(successor.expires_at)
-            .fetch_one(self.db.get_postgres_connection_pool())
-            .await
-            .map_err(query_error)?;
-        Ok((
-            row.try_get(0).map_err(query_error)?,
-            row.try_get(1).map_err(query_error)?,
-        ))
+    ) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        self.pg_pool().acquire().await.map_err(query_error)
     }
+}
+
+/// `FIND_SQL`: the token with the `token_hash`, its session and its user.
+pub(super) async fn find_refresh_token_row(
+    conn: &mut PgConnection,
+    token_hash: &str,
+) -> StoreResult<Option<(refresh_tokens::Model, sessions::Model, users::Model)>> {
+    let row = sqlx::query(FIND_SQL)
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await
+        .map_err(query_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let decode = || -> Result<_, sqlx::Error> {
+        Ok((
+            refresh_token_at(&row, 0)?,
+            session_at(&row, 8)?,
+            user_at(&row, 24)?,
+        ))
+    };
+    Ok(Some(decode().map_err(query_error)?))
+}
+
+/// `CLAIM_SQL` for the token `token_id`: how many rows it claimed and inserted (0 or 1).
+pub(super) async fn claim_refresh_token_row(
+    conn: &mut PgConnection,
+    token_id: Uuid,
+    successor: &Successor<'_>,
+) -> StoreResult<(i64, i64)> {
+    let row = sqlx::query(CLAIM_SQL)
+        .bind(successor.now)
+        .bind(successor.nonce.as_str())
+        .bind(token_id)
+        .bind(Uuid::now_v7())
+        .bind(successor.hash.as_str())
+        .bind(successor.expires_at)
+        .fetch_one(conn)
+        .await
+        .map_err(query_error)?;
+    Ok((
+        row.try_get(0).map_err(query_error)?,
+        row.try_get(1).map_err(query_error)?,
+    ))
+}
+
+/// `USED_SQL`: when and with which nonce the token `token_id` was used (`None`: unused or
+/// gone).
+pub(super) async fn refresh_token_use(
+    conn: &mut PgConnection,
+    token_id: Uuid,
+) -> StoreResult<Option<(chrono::DateTime<chrono::Utc>, String)>> {
+    let row = sqlx::query(USED_SQL)
+        .bind(token_id)
+        .fetch_optional(conn)
+        .await
+        .map_err(query_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let used_at: Option<chrono::DateTime<chrono::Utc>> = row.try_get(0).map_err(query_error)?;
+    let nonce: Option<String> = row.try_get(1).map_err(query_error)?;
+    Ok(used_at.zip(nonce))
+}
+
+/// `SETTLE_DELIVERED_SQL` for the rows `ids` that `relay` holds.
+pub(super) async fn settle_delivered(
+    pool: &sqlx::PgPool,
+    ids: &[Uuid],
+    relay: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    sqlx::query(SETTLE_DELIVERED_SQL)
+        .bind(ids)
+        .bind(relay)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(query_error)?;
+    Ok(())
+}
+
+/// The relay's claim (`sql`: `outbox::claim_sql` for PostgreSQL), its rows read by position.
+pub(super) async fn claim_outbox_rows(
+    pool: &sqlx::PgPool,
+    sql: &'static str,
+    sink: crate::domain::outbox::Sink,
+    relay: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    lease_until: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> StoreResult<Vec<super::outbox_claim::ClaimedRow>> {
+    let rows = sqlx::query(sql)
+        .bind(lease_until)
+        .bind(relay)
+        .bind(sink.as_str())
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(pool)
+        .await
+        .map_err(query_error)?;
+    let decode = |row: &PgRow| -> Result<_, sqlx::Error> {
+        Ok(super::outbox_claim::ClaimedRow {
+            id: row.try_get(0)?,
+            sink: row.try_get(1)?,
+            message_key: row.try_get(2)?,
+            payload: row.try_get(3)?,
+            created_at: row.try_get(4)?,
+            attempts: row.try_get(5)?,
+            member_deleted: row.try_get(6)?,
+        })
+    };
+    rows.iter()
+        .map(|row| decode(row).map_err(query_error))
+        .collect()
 }
 
 /// sqlx's error as sea-orm reports a failed query, so that callers see one error type.

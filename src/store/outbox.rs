@@ -1,11 +1,9 @@
 //! The transactional outbox: rows written with the data they describe, claimed and settled by
 //! the relay.
 //!
-//! Design: a claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …` that leases the
-//! rows to one relay; on PostgreSQL the inner select takes `FOR UPDATE SKIP LOCKED`, so relays
-//! in several instances never claim the same row at once. Only the oldest pending row of a
-//! `message_key` is claimable, which keeps one user's index updates in order. A lease that runs
-//! out (a relay died mid-delivery) makes the row claimable again: delivery is at least once.
+//! Design: the relay claims a batch under a lease (`outbox_claim`), delivers it and settles
+//! each row here. A lease that runs out (a relay died mid-delivery) makes the row claimable
+//! again: delivery is at least once.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -17,7 +15,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Store, StoreResult, entities::outbox};
-use crate::domain::outbox::{OutboxMessage, Sink, member_data_of};
+use crate::domain::outbox::{Sink, member_data_of};
 
 /// A side effect to record with a business write.
 #[derive(Debug, Clone)]
@@ -79,86 +77,7 @@ pub(super) async fn insert(
     Ok(())
 }
 
-/// The columns named, not `*`: a statement prepared before a migration added a column must
-/// not change shape under its cached metadata (PostgreSQL refuses such a plan; sqlx's SQLite
-/// driver indexes past the row).
-const CLAIM_SQL: &str = "UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
-    WHERE id IN ( \
-      SELECT o.id FROM outbox o \
-      WHERE o.sink = $3 AND o.delivered_at IS NULL AND o.dead_at IS NULL \
-        AND o.available_at <= $4 AND (o.claimed_until IS NULL OR o.claimed_until <= $4) \
-        {in_key_order} \
-      ORDER BY o.id LIMIT $5 {lock}) \
-    RETURNING id, sink, message_key, payload, created_at, available_at, attempts, last_error, \
-      claimed_until, claimed_by, delivered_at, dead_at, member_id";
-
-/// Only the oldest pending row of a key may go: one user's index updates stay in order. Written
-/// as a correlated `LIMIT 1` subquery, which PostgreSQL answers with one lookup in the partial
-/// index `idx_outbox_pending_by_key`; the equivalent `NOT EXISTS` was planned as an anti-join
-/// scanning every pending row (400 ms a claim at 30,000 pending rows, measured).
-const IN_KEY_ORDER: &str = "AND o.id = ( \
-      SELECT p.id FROM outbox p \
-      WHERE p.sink = o.sink AND p.message_key = o.message_key \
-        AND p.delivered_at IS NULL AND p.dead_at IS NULL \
-      ORDER BY p.id LIMIT 1)";
-
 impl Store {
-    /// Leases up to `limit` deliverable rows of `sink` to `relay` until `lease_until`.
-    #[tracing::instrument(name = "db.claim_outbox", skip_all)]
-    pub async fn claim_outbox(
-        &self,
-        sink: Sink,
-        relay: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u64,
-    ) -> StoreResult<Vec<OutboxMessage>> {
-        let backend = self.db.get_database_backend();
-        // Events carry unique keys: ordering them would cost a lookup per row for nothing.
-        let in_key_order = match sink {
-            Sink::SearchIndex => IN_KEY_ORDER,
-            Sink::EventBus => "",
-        };
-        let sql = CLAIM_SQL.replace("{in_key_order}", in_key_order);
-        let sql = match backend {
-            DbBackend::Postgres => sql.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
-            // SQLite has one writer at a time: the UPDATE itself is the lock. `?N` is its
-            // numbered placeholder.
-            _ => sql.replace("{lock}", "").replace('$', "?"),
-        };
-        let rows = outbox::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [
-                    lease_until.into(),
-                    relay.into(),
-                    sink.as_str().into(),
-                    now.into(),
-                    (limit as i64).into(),
-                ],
-            ))
-            .all(&self.db)
-            .await?;
-        let mut messages: Vec<OutboxMessage> = rows
-            .into_iter()
-            .filter_map(|row| {
-                let payload = serde_json::from_str(&row.payload)
-                    .unwrap_or(serde_json::Value::String(row.payload));
-                Some(OutboxMessage {
-                    id: row.id,
-                    sink: Sink::parse(&row.sink)?,
-                    key: row.message_key,
-                    payload,
-                    attempts: row.attempts,
-                    created_at: row.created_at,
-                })
-            })
-            .collect();
-        messages.sort_by_key(|m| m.id);
-        Ok(messages)
-    }
-
     /// Deletes a row `relay` holds instead of delivering it (its member was deleted).
     #[tracing::instrument(name = "db.drop_outbox", skip_all)]
     pub async fn drop_outbox(&self, id: Uuid, relay: &str) -> StoreResult<()> {
@@ -204,8 +123,10 @@ impl Store {
         Ok(())
     }
 
-    /// Records the delivery of every row in `ids` this relay holds, in one statement (the
-    /// relay's common case: one round trip per batch rather than per row).
+    /// Records the delivery of every row in `ids` this relay holds, in one statement on
+    /// PostgreSQL (the relay's common case: one round trip per batch rather than per row).
+    /// Rows whose member was deleted while they were out are deleted instead: their data
+    /// stays nowhere.
     #[tracing::instrument(name = "db.settle_outbox_delivered", skip_all)]
     pub async fn settle_delivered(
         &self,
@@ -216,6 +137,16 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
+        if self.backend() == DbBackend::Postgres {
+            return super::direct::settle_delivered(self.pg_pool(), ids, relay, now).await;
+        }
+        outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+            .filter(outbox::Column::ClaimedBy.eq(relay))
+            .filter(outbox::Column::DeliveredAt.is_null())
+            .filter(outbox::Column::MemberId.in_subquery(deleted_members()))
+            .exec(&self.db)
+            .await?;
         settling(relay)
             .col_expr(outbox::Column::DeliveredAt, Expr::value(now))
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
@@ -319,4 +250,12 @@ fn settling(relay: &str) -> sea_orm::UpdateMany<outbox::Entity> {
         )
         .filter(outbox::Column::ClaimedBy.eq(relay))
         .filter(outbox::Column::DeliveredAt.is_null())
+}
+
+/// The ids of deleted members (their tombstones).
+fn deleted_members() -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(super::entities::deleted_accounts::Column::UserId)
+        .from(super::entities::deleted_accounts::Entity)
+        .to_owned()
 }

@@ -299,6 +299,53 @@ async fn an_index_update_in_flight_is_never_overtaken_by_the_delete() {
 }
 
 #[tokio::test]
+async fn rows_out_for_delivery_as_their_member_is_deleted_go_when_settled_and_others_stay_delivered()
+ {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    let login = app.login_as(ANNA, Some("phone")).await;
+    app.login_as("member0@example.org", None).await;
+    let now = app.clock.now();
+    let mut held = Vec::new();
+    for sink in [Sink::SearchIndex, Sink::EventBus] {
+        let claimed = app
+            .store
+            .claim_outbox(sink, "busy", now, now + Duration::seconds(60), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2, "both members' rows of {sink:?}");
+        held.extend(claimed.into_iter().map(|m| m.id));
+    }
+    let deleted = delete(&app, access(&login), "DELETE").await;
+    assert_eq!(deleted.code(), None, "{}", deleted.body);
+
+    // The relay delivered all four meanwhile and settles them in one call.
+    app.store
+        .settle_delivered(&held, "busy", now)
+        .await
+        .unwrap();
+    let payloads = outbox_payloads(&app).await;
+    assert!(
+        payloads.iter().all(|p| !p.contains(ANNA)),
+        "the deleted member's rows went: {payloads:?}"
+    );
+    assert_eq!(
+        app.store
+            .outbox_counts(Sink::SearchIndex)
+            .await
+            .unwrap()
+            .delivered
+            + app
+                .store
+                .outbox_counts(Sink::EventBus)
+                .await
+                .unwrap()
+                .delivered,
+        2,
+        "the other member's two rows are delivered"
+    );
+}
+
+#[tokio::test]
 async fn operators_export_and_delete_a_member_by_email_or_id() {
     let app = spawn_app().await;
     let login = app.login_as(ANNA, Some("phone")).await;
