@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -204,35 +205,7 @@ impl Store {
                 .await?;
         }
 
-        let session = sessions::Entity::insert(sessions::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(user.id),
-            device_id: Set(device.device_id.clone()),
-            device_type: Set(device.device_type.map(|t| t.as_str().to_owned())),
-            device_name: Set(device.device_name.clone()),
-            platform: Set(device.platform.clone()),
-            platform_version: Set(device.platform_version.clone()),
-            app_version: Set(device.app_version.clone()),
-            push_token: Set(device.push_token.clone()),
-            auth_method: Set(login.method.as_str().to_owned()),
-            created_at: Set(now),
-            last_accessed_at: Set(now),
-            last_active_at: Set(None),
-            expires_at: Set(login.session_expires_at),
-            revoked_at: Set(None),
-            end_reason: Set(None),
-        })
-        .exec_with_returning(&txn)
-        .await?;
-        refresh_tokens::insert(
-            &txn,
-            login.refresh_token,
-            session.id,
-            None,
-            now,
-            login.refresh_token_expires_at,
-        )
-        .await?;
+        let session = insert_session(&txn, login, user.id).await?;
 
         let mut linked = None;
         match login.proof {
@@ -281,6 +254,90 @@ impl Store {
         super::audit::log(&record.audited);
         Ok(Ok(record))
     }
+}
+
+/// The session's row and its first refresh token's, in one statement of data-modifying CTEs
+/// on PostgreSQL (a round trip fewer; the token's foreign key is checked at the statement's
+/// end), two inserts elsewhere.
+const INSERT_SESSION_SQL: &str = "WITH session AS ( \
+      INSERT INTO sessions (id, user_id, device_id, device_type, device_name, platform, \
+        platform_version, app_version, push_token, auth_method, created_at, last_accessed_at, \
+        last_active_at, expires_at, revoked_at, end_reason) \
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, NULL, $12, NULL, NULL) \
+      RETURNING id, user_id, device_id, device_type, device_name, platform, platform_version, \
+        app_version, push_token, auth_method, created_at, last_accessed_at, last_active_at, \
+        expires_at, revoked_at, end_reason), \
+    token AS ( \
+      INSERT INTO refresh_tokens \
+        (id, token_hash, session_id, parent_id, issued_at, used_at, rotation_nonce, expires_at) \
+      SELECT $13, $14, id, NULL, $11, NULL, NULL, $15 FROM session) \
+    SELECT * FROM session";
+
+async fn insert_session(
+    txn: &sea_orm::DatabaseTransaction,
+    login: &NewLogin<'_>,
+    user_id: Uuid,
+) -> StoreResult<sessions::Model> {
+    let NewLogin { device, now, .. } = *login;
+    let session = sessions::Model {
+        id: Uuid::now_v7(),
+        user_id,
+        device_id: device.device_id.clone(),
+        device_type: device.device_type.map(|t| t.as_str().to_owned()),
+        device_name: device.device_name.clone(),
+        platform: device.platform.clone(),
+        platform_version: device.platform_version.clone(),
+        app_version: device.app_version.clone(),
+        push_token: device.push_token.clone(),
+        auth_method: login.method.as_str().to_owned(),
+        created_at: now,
+        last_accessed_at: now,
+        last_active_at: None,
+        expires_at: login.session_expires_at,
+        revoked_at: None,
+        end_reason: None,
+    };
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let s = session;
+        let inserted = sessions::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                INSERT_SESSION_SQL,
+                [
+                    s.id.into(),
+                    s.user_id.into(),
+                    s.device_id.into(),
+                    s.device_type.into(),
+                    s.device_name.into(),
+                    s.platform.into(),
+                    s.platform_version.into(),
+                    s.app_version.into(),
+                    s.push_token.into(),
+                    s.auth_method.into(),
+                    now.into(),
+                    s.expires_at.into(),
+                    Uuid::now_v7().into(),
+                    login.refresh_token.as_str().into(),
+                    login.refresh_token_expires_at.into(),
+                ],
+            ))
+            .one(txn)
+            .await?;
+        return inserted.ok_or_else(|| sea_orm::DbErr::RecordNotInserted.into());
+    }
+    let session = sessions::Entity::insert(sessions::ActiveModel::from(session))
+        .exec_with_returning(txn)
+        .await?;
+    refresh_tokens::insert(
+        txn,
+        login.refresh_token,
+        session.id,
+        None,
+        now,
+        login.refresh_token_expires_at,
+    )
+    .await?;
+    Ok(session)
 }
 
 pub(super) fn is_unique_violation(error: &super::StoreError) -> bool {
