@@ -129,6 +129,7 @@ impl Relay {
         if claimed == 0 {
             return Ok(0);
         }
+        let legacy = batch.written_before_member_id.clone();
         let messages = self.without_deleted_members(batch).await?;
         let results = sink.deliver(&messages).await;
         let now = self.clock.now();
@@ -140,14 +141,30 @@ impl Relay {
                 Err(error) => failed.push((message, error)),
             }
         }
-        // Members deleted while these were out: their rows go rather than wait for a retry.
-        let deleted_meanwhile = if failed.is_empty() {
+        // Members deleted while these were out, where the settle cannot tell (failed rows, and
+        // rows written before `member_id`): their rows go rather than wait for a retry or stay
+        // delivered.
+        let unsure: Vec<&OutboxMessage> = messages
+            .iter()
+            .filter(|m| legacy.contains(&m.id) && delivered.contains(&m.id))
+            .chain(failed.iter().map(|(m, _)| *m))
+            .collect();
+        let deleted_meanwhile = if unsure.is_empty() {
             Vec::new()
         } else {
-            self.deleted_members(failed.iter().map(|(m, _)| *m)).await?
+            self.deleted_members(unsure.into_iter()).await?
         };
+        let of_deleted = |m: &OutboxMessage| {
+            member_data_of(&m.payload).is_some_and(|member| deleted_meanwhile.contains(&member))
+        };
+        for message in messages.iter().filter(|m| legacy.contains(&m.id)) {
+            if delivered.contains(&message.id) && of_deleted(message) {
+                self.store.drop_outbox(message.id, &self.id).await?;
+                delivered.retain(|id| *id != message.id);
+            }
+        }
         for (message, error) in failed {
-            if member_data_of(&message.payload).is_some_and(|m| deleted_meanwhile.contains(&m)) {
+            if of_deleted(message) {
                 self.store.drop_outbox(message.id, &self.id).await?;
                 continue;
             }
@@ -179,13 +196,28 @@ impl Relay {
         &self,
         batch: ClaimedBatch,
     ) -> anyhow::Result<Vec<OutboxMessage>> {
-        if batch.of_deleted_members.is_empty() {
+        let mut deleted = batch.of_deleted_members;
+        if !batch.written_before_member_id.is_empty() {
+            let legacy = |m: &&OutboxMessage| batch.written_before_member_id.contains(&m.id);
+            let members = self
+                .deleted_members(batch.messages.iter().filter(legacy))
+                .await?;
+            deleted.extend(
+                batch
+                    .messages
+                    .iter()
+                    .filter(legacy)
+                    .filter(|m| member_data_of(&m.payload).is_some_and(|u| members.contains(&u)))
+                    .map(|m| m.id),
+            );
+        }
+        if deleted.is_empty() {
             return Ok(batch.messages);
         }
         let (dropped, kept): (Vec<_>, Vec<_>) = batch
             .messages
             .into_iter()
-            .partition(|m| batch.of_deleted_members.contains(&m.id));
+            .partition(|m| deleted.contains(&m.id));
         for message in &dropped {
             self.store.drop_outbox(message.id, &self.id).await?;
             tracing::info!(event_id = %message.id, "outbox row dropped: its member was deleted");

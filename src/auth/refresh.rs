@@ -54,14 +54,18 @@ impl Auth {
         let nonce = RotationNonce::generate();
         let successor = token.successor(&nonce);
         let successor_hash = successor.hash();
+        let successor_expires_at = |record: &RefreshTokenRecord| {
+            self.lifetimes
+                .refresh_token_expires_at(now, record.session.expires_at)
+        };
         let (record, outcome) = self
             .store
             .rotate_refresh_token(&token.hash(), |record| {
-                let expires_at = self.may_rotate(record, now)?;
+                self.may_rotate(record, now)?;
                 Ok(Successor {
                     nonce: &nonce,
                     hash: &successor_hash,
-                    expires_at,
+                    expires_at: successor_expires_at(record),
                     now,
                     audit: self.audit.settings.record_refresh.then(|| {
                         self.audit_event(AuditType::TokenRefreshed)
@@ -74,9 +78,7 @@ impl Auth {
         tracing::Span::current().record("session_id", tracing::field::display(record.session.id));
         match outcome {
             Ok(Claim::Won) => {
-                let expires_at = self
-                    .lifetimes
-                    .refresh_token_expires_at(now, record.session.expires_at);
+                let expires_at = successor_expires_at(&record);
                 let mut session = record.session;
                 session.last_accessed_at = now;
                 Ok(self.issue(record.user, session, successor, expires_at, now)?)
@@ -109,13 +111,9 @@ impl Auth {
         }
     }
 
-    /// Whether the found token may be rotated now: its successor's expiry, or why not. Awaits
-    /// nothing (the store holds a connection while it runs).
-    fn may_rotate(
-        &self,
-        record: &RefreshTokenRecord,
-        now: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>, Refusal> {
+    /// Whether the found token may be rotated now, or why not. Awaits nothing (the store holds
+    /// a connection while it runs).
+    fn may_rotate(&self, record: &RefreshTokenRecord, now: DateTime<Utc>) -> Result<(), Refusal> {
         if record.session.revoked_at.is_some() {
             return Err(Refusal::Invalid);
         }
@@ -134,9 +132,7 @@ impl Auth {
         if let SessionState::Ended { at, reason } = self.lifetimes.state(&record.session, now) {
             return Err(Refusal::Ended { at, reason });
         }
-        Ok(self
-            .lifetimes
-            .refresh_token_expires_at(now, record.session.expires_at))
+        Ok(())
     }
 
     /// A used token presented again: its successor inside the grace window, else the session ends.

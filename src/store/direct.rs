@@ -1,12 +1,12 @@
-//! The hottest statements on PostgreSQL, through sqlx directly: the refresh's two and the
-//! relay's claim and settle of a batch.
+//! The hottest statements on PostgreSQL, through sqlx directly: the refresh's (its find, its
+//! claim, and the lookup after a lost claim) and the relay's claim and settle of a batch.
 //!
 //! Why: a refresh is the hottest write, and sea-orm's query builder, its row decoding by
 //! formatted column names and its large futures (moved on every poll) cost 330,000 of the
 //! 874,000 instructions a refresh took (callgrind, `bench/callgrind`). Here the SQL is fixed
 //! text, prepared once per connection by sqlx's statement cache, and rows are read by
-//! position. SQLite keeps the sea-orm statements of `refresh_tokens` and `outbox`, which its
-//! tests cover; the PostgreSQL suite covers these.
+//! position. SQLite keeps sea-orm statements (in `refresh_tokens`, `outbox` and
+//! `outbox_claim`), which its tests cover; the PostgreSQL suite covers these.
 
 use sea_orm::sqlx::{self, PgConnection, Row, postgres::PgRow};
 use sea_orm::{DbErr, RuntimeErr};
@@ -155,7 +155,7 @@ pub(super) async fn settle_delivered(
     Ok(())
 }
 
-/// The relay's claim (`sql`: `outbox::claim_sql` for PostgreSQL), its rows read by position.
+/// The relay's claim (`sql`: `outbox_claim::claim_sql` for PostgreSQL), its rows read by position.
 pub(super) async fn claim_outbox_rows(
     pool: &sqlx::PgPool,
     sql: &'static str,
@@ -182,7 +182,8 @@ pub(super) async fn claim_outbox_rows(
             payload: row.try_get(3)?,
             created_at: row.try_get(4)?,
             attempts: row.try_get(5)?,
-            member_deleted: row.try_get(6)?,
+            member_id: row.try_get(6)?,
+            member_deleted: row.try_get(7)?,
         })
     };
     rows.iter()

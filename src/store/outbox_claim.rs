@@ -4,15 +4,15 @@
 //! rows to one relay; on PostgreSQL the inner select takes `FOR UPDATE SKIP LOCKED`, so relays
 //! in several instances never claim the same row at once. Only the oldest pending row of a
 //! `message_key` is claimable where the sink keeps key order. The claim also says which rows
-//! carry a member deleted since they were written, so that the relay drops them without a
-//! statement more.
+//! carry a member deleted since they were written (by their `member_id`), so that the relay
+//! drops them without a statement more.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
 use super::{Store, StoreResult};
-use crate::domain::outbox::{OutboxMessage, Sink};
+use crate::domain::outbox::{OutboxMessage, Sink, member_data_of};
 
 /// Rows leased to one relay.
 #[derive(Debug, Default)]
@@ -22,6 +22,10 @@ pub struct ClaimedBatch {
     /// The ids of those whose member has been deleted since: they are to be dropped, not
     /// delivered.
     pub of_deleted_members: Vec<Uuid>,
+    /// The ids of those written before the `member_id` column existed whose payload names a
+    /// member: the claim cannot tell whether it was deleted, nor can the settle
+    /// (`Store::deleted_among` on the payload's member can).
+    pub written_before_member_id: Vec<Uuid>,
 }
 
 /// A claimed row as `CLAIM_SQL` returns it, in its column order.
@@ -33,6 +37,7 @@ pub(super) struct ClaimedRow {
     pub payload: String,
     pub created_at: DateTime<Utc>,
     pub attempts: i32,
+    pub member_id: Option<Uuid>,
     pub member_deleted: bool,
 }
 
@@ -46,7 +51,7 @@ const CLAIM_SQL: &str = "UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
         AND o.available_at <= $4 AND (o.claimed_until IS NULL OR o.claimed_until <= $4) \
         {in_key_order} \
       ORDER BY o.id LIMIT $5 {lock}) \
-    RETURNING id, sink, message_key, payload, created_at, attempts, \
+    RETURNING id, sink, message_key, payload, created_at, attempts, member_id, \
       EXISTS (SELECT 1 FROM deleted_accounts d WHERE d.user_id = outbox.member_id) AS member_deleted";
 
 /// Only the oldest pending row of a key may go: one user's index updates stay in order. Written
@@ -141,6 +146,9 @@ impl Store {
             }
             let payload = serde_json::from_str(&row.payload)
                 .unwrap_or(serde_json::Value::String(row.payload));
+            if row.member_id.is_none() && member_data_of(&payload).is_some() {
+                batch.written_before_member_id.push(row.id);
+            }
             batch.messages.push(OutboxMessage {
                 id: row.id,
                 sink,

@@ -79,7 +79,9 @@ impl Store {
     /// is none), and claims the token for that successor. `None`: no such token.
     ///
     /// On PostgreSQL the find and the claim share one pooled connection, a round trip fewer
-    /// than two checkouts (each release pings). `decide` is a plain function, not a future, so
+    /// than two checkouts (each release pings); when the rotation writes an audit row
+    /// (`record_refresh`), the claim is a transaction on a connection of its own, taken after
+    /// the first is given back. `decide` is a plain function, not a future, so
     /// that nothing else can wait for a connection while this one is held.
     #[tracing::instrument(name = "db.rotate_refresh_token", skip_all)]
     pub async fn rotate_refresh_token<'s, E>(

@@ -346,6 +346,34 @@ async fn rows_out_for_delivery_as_their_member_is_deleted_go_when_settled_and_ot
 }
 
 #[tokio::test]
+async fn a_row_written_before_member_id_of_a_deleted_member_is_dropped_not_delivered() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    let login = app.login_as(ANNA, Some("phone")).await;
+    let user_id = login["user"]["id"].as_str().unwrap().to_owned();
+    let deleted = delete(&app, access(&login), "DELETE").await;
+    assert_eq!(deleted.code(), None, "{}", deleted.body);
+    // As a release before the column wrote it: the member only in the payload.
+    crate::outbox::insert_outbox_row(
+        &app,
+        Sink::EventBus,
+        "legacy",
+        &json!({"detailType": "user.login", "detail": {"userId": user_id, "email": ANNA}}),
+    )
+    .await;
+
+    // Delivered, it would stay a week with her email in it.
+    let relay = spawn_app_with(|s| s.database_url = Some(app.database.url.clone())).await;
+    relay
+        .eventually("the legacy row to be dropped", || async {
+            outbox_payloads(&app)
+                .await
+                .iter()
+                .all(|p| !p.contains(ANNA))
+        })
+        .await;
+}
+
+#[tokio::test]
 async fn operators_export_and_delete_a_member_by_email_or_id() {
     let app = spawn_app().await;
     let login = app.login_as(ANNA, Some("phone")).await;

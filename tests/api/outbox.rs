@@ -389,7 +389,7 @@ async fn in_a_partly_failed_batch_only_the_failed_events_are_retried() {
     assert_eq!(capture.drain().await.len(), 2);
 }
 
-async fn insert_outbox_row(app: &TestApp, sink: Sink, key: &str, payload: &Value) {
+pub async fn insert_outbox_row(app: &TestApp, sink: Sink, key: &str, payload: &Value) {
     let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
     use sea_orm::ConnectionTrait;
     let now = app.clock.now();
