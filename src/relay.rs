@@ -23,6 +23,15 @@ pub struct RelaySettings {
     pub lease: chrono::Duration,
 }
 
+/// What one `deliver_batch` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// Rows claimed (delivered, failed or dropped).
+    pub claimed: usize,
+    /// Whether a row with the key of a delivered one is still pending.
+    pub next_of_key_pending: bool,
+}
+
 pub struct Relay {
     store: Store,
     clock: Arc<dyn Clock>,
@@ -88,11 +97,11 @@ impl Relay {
             tokio::pin!(woken);
             woken.as_mut().enable();
             match self.deliver_batch(sink.as_ref()).await {
-                // A full batch may have left rows behind, and a settled row in key order may
-                // have made its key's next row claimable: claim again at once.
-                Ok(claimed)
-                    if claimed >= sink.max_batch()
-                        || (claimed > 0 && sink.sink().in_key_order()) =>
+                // A full batch may have left rows behind, and a settled row may have made its
+                // key's next row claimable (no write wakes the relay for that): at once again.
+                Ok(batch)
+                    if batch.claimed >= sink.max_batch()
+                        || (batch.next_of_key_pending && sink.sink().in_key_order()) =>
                 {
                     continue;
                 }
@@ -108,11 +117,12 @@ impl Relay {
         }
     }
 
-    /// Claims, delivers and settles one batch; returns how many rows it claimed. Two
+    /// Claims, delivers and settles one batch: how many rows it claimed, and whether a row of
+    /// a delivered row's key is still pending. Two
     /// statements when all goes well: the claim (which also tells whose member was deleted)
     /// and the settle (which also drops rows whose member was deleted while they were out).
     #[tracing::instrument(name = "outbox.deliver", skip_all, fields(sink = sink.sink().as_str(), claimed))]
-    pub async fn deliver_batch(&self, sink: &dyn OutboxSink) -> anyhow::Result<usize> {
+    pub async fn deliver_batch(&self, sink: &dyn OutboxSink) -> anyhow::Result<Batch> {
         let now = self.clock.now();
         let batch = self
             .store
@@ -127,7 +137,7 @@ impl Relay {
         let claimed = batch.messages.len();
         tracing::Span::current().record("claimed", claimed);
         if claimed == 0 {
-            return Ok(0);
+            return Ok(Batch::default());
         }
         let legacy = batch.written_before_member_id.clone();
         let messages = self.without_deleted_members(batch).await?;
@@ -184,10 +194,14 @@ impl Relay {
                 .settle_outbox(message.id, &self.id, now, settlement)
                 .await?;
         }
-        self.store
+        let next_of_key_pending = self
+            .store
             .settle_delivered(&delivered, &self.id, now)
             .await?;
-        Ok(claimed)
+        Ok(Batch {
+            claimed,
+            next_of_key_pending,
+        })
     }
 
     /// Drops the rows about members deleted since they were written (a deletion keeps rows a

@@ -53,8 +53,9 @@ const CLAIM_SQL: &str = "WITH claimed AS ( \
     SELECT (SELECT COUNT(*) FROM claimed) AS claimed, (SELECT COUNT(*) FROM inserted) AS inserted";
 
 /// The relay's settle of a delivered batch, one statement: rows whose member was deleted
-/// meanwhile go, the others are marked delivered (`Store::settle_delivered`). The update skips
-/// what the delete took: both see the rows as they were when the statement started.
+/// meanwhile go, the others are marked delivered (`Store::settle_delivered`), each saying
+/// whether a later row of its key is pending. The update skips what the delete took: both see
+/// the rows as they were when the statement started.
 const SETTLE_DELIVERED_SQL: &str = "WITH gone AS ( \
       DELETE FROM outbox \
       WHERE id = ANY($1) AND claimed_by = $2 AND delivered_at IS NULL \
@@ -62,7 +63,10 @@ const SETTLE_DELIVERED_SQL: &str = "WITH gone AS ( \
       RETURNING id) \
     UPDATE outbox SET delivered_at = $3, attempts = attempts + 1, claimed_until = NULL \
     WHERE id = ANY($1) AND claimed_by = $2 AND delivered_at IS NULL \
-      AND id NOT IN (SELECT id FROM gone)";
+      AND id NOT IN (SELECT id FROM gone) \
+    RETURNING EXISTS (SELECT 1 FROM outbox p \
+      WHERE p.sink = outbox.sink AND p.message_key = outbox.message_key \
+        AND p.delivered_at IS NULL AND p.dead_at IS NULL AND p.id > outbox.id)";
 
 impl Store {
     pub(super) fn pg_pool(&self) -> &sqlx::PgPool {
@@ -138,21 +142,22 @@ pub(super) async fn refresh_token_use(
     Ok(used_at.zip(nonce))
 }
 
-/// `SETTLE_DELIVERED_SQL` for the rows `ids` that `relay` holds.
+/// `SETTLE_DELIVERED_SQL` for the rows `ids` that `relay` holds: whether a later row of one
+/// of their keys is pending.
 pub(super) async fn settle_delivered(
     pool: &sqlx::PgPool,
     ids: &[Uuid],
     relay: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> StoreResult<()> {
-    sqlx::query(SETTLE_DELIVERED_SQL)
+) -> StoreResult<bool> {
+    let followed: Vec<bool> = sqlx::query_scalar(SETTLE_DELIVERED_SQL)
         .bind(ids)
         .bind(relay)
         .bind(now)
-        .execute(pool)
+        .fetch_all(pool)
         .await
         .map_err(query_error)?;
-    Ok(())
+    Ok(followed.contains(&true))
 }
 
 /// The relay's claim (`sql`: `outbox_claim::claim_sql` for PostgreSQL), its rows read by position.

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Statement,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -126,16 +126,17 @@ impl Store {
     /// Records the delivery of every row in `ids` this relay holds, in one statement on
     /// PostgreSQL (the relay's common case: one round trip per batch rather than per row).
     /// Rows whose member was deleted while they were out are deleted instead: their data
-    /// stays nowhere.
+    /// stays nowhere. Whether a row with the key of one of them is still pending: in a sink
+    /// that keeps key order, it has just become claimable.
     #[tracing::instrument(name = "db.settle_outbox_delivered", skip_all)]
     pub async fn settle_delivered(
         &self,
         ids: &[Uuid],
         relay: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         if self.backend() == DbBackend::Postgres {
             return super::direct::settle_delivered(self.pg_pool(), ids, relay, now).await;
@@ -152,7 +153,21 @@ impl Store {
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
             .exec(&self.db)
             .await?;
-        Ok(())
+        let settled = |column: outbox::Column| {
+            sea_orm::sea_query::Query::select()
+                .column(column)
+                .from(outbox::Entity)
+                .and_where(outbox::Column::Id.is_in(ids.iter().copied()))
+                .to_owned()
+        };
+        let pending = outbox::Entity::find()
+            .filter(outbox::Column::DeliveredAt.is_null())
+            .filter(outbox::Column::DeadAt.is_null())
+            .filter(outbox::Column::Sink.in_subquery(settled(outbox::Column::Sink)))
+            .filter(outbox::Column::MessageKey.in_subquery(settled(outbox::Column::MessageKey)))
+            .count(&self.db)
+            .await?;
+        Ok(pending > 0)
     }
 
     /// Counts per sink, for `login-api outbox status`, logs and metrics.

@@ -311,6 +311,25 @@ async fn only_the_oldest_pending_index_update_of_a_member_is_claimable() {
 }
 
 #[tokio::test]
+async fn a_members_queued_index_updates_go_one_after_another_without_waiting_for_the_poll() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    for _ in 0..3 {
+        app.login_as(ANNA, None).await;
+    }
+    // Nothing wakes this relay after its first look: only its own settles can move it on.
+    let relay = spawn_app_with(|s| {
+        s.database_url = Some(app.database.url.clone());
+        s.relay.poll_interval = std::time::Duration::from_secs(600);
+    })
+    .await;
+    relay
+        .eventually("the three index updates, in turn", || async {
+            delivered(&relay, Sink::SearchIndex).await == 3
+        })
+        .await;
+}
+
+#[tokio::test]
 async fn a_poison_payload_is_parked_dead_after_the_set_attempts_while_others_flow_past() {
     let app = spawn_app_with(|s| s.relay.max_attempts = 3).await;
     let poison = json!({"objectID": "poison", "bio": "x".repeat(20_000)});
