@@ -7,6 +7,7 @@ use axum::{
     http::{HeaderValue, Method, StatusCode, header},
     routing::get,
 };
+use tower::ServiceBuilder;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -19,9 +20,17 @@ use super::{
     AppState, MAX_BODY_BYTES, REQUEST_ID, endpoint, framework_errors, graphiql, ops, partner,
 };
 
+/// The routes under one stack of layers, outermost first: an unusable request id dropped, a
+/// request id set and propagated, the request span, the security headers, CORS when origins
+/// are configured, errors as JSON, the timeout and the body limit.
+///
+/// The stack wraps the whole router once rather than each route (`Router::layer`): axum clones
+/// a route's boxed service per request, and a route under N boxed layers costs N allocations
+/// per request that way (callgrind: about 54 clones per GraphQL request); this stack is
+/// concrete and cloned without allocating. It also covers 404s and 405s the same way.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let mut router = Router::new()
+    let routes = Router::new()
         .route("/graphql", get(endpoint::graphiql).post(endpoint::graphql))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -33,43 +42,22 @@ pub fn router(state: AppState) -> Router {
             "/partner/introspect",
             axum::routing::post(partner::introspect),
         )
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            settings.request_timeout,
-        ))
-        .layer(axum::middleware::map_response(
-            framework_errors::errors_as_json,
-        ));
-    if !settings.cors_allowed_origins.is_empty() {
+        .with_state(state);
+    let cors = (!settings.cors_allowed_origins.is_empty()).then(|| {
         let origins: Vec<HeaderValue> = settings
             .cors_allowed_origins
             .iter()
             .filter_map(|o| HeaderValue::from_str(o).ok())
             .collect();
-        router = router.layer(
-            CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
-                .allow_methods([Method::POST])
-                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-                .max_age(std::time::Duration::from_secs(600)),
-        );
-    }
-    router
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::POST])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+            .max_age(std::time::Duration::from_secs(600))
+    });
+    let layered = ServiceBuilder::new()
+        .layer(axum::middleware::map_request(drop_unusable_request_id))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let request_id = request
                 .headers()
@@ -80,8 +68,30 @@ pub fn router(state: AppState) -> Router {
             // it so.
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(axum::middleware::map_request(drop_unusable_request_id))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .option_layer(cors)
+        .layer(axum::middleware::map_response(
+            framework_errors::errors_as_json,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(routes);
+    Router::new().fallback_service(layered)
 }
 
 /// A client's `x-request-id` is kept when it is an id: 1 to 128 of `A-Z a-z 0-9 - _ . :`.

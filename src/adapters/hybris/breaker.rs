@@ -55,8 +55,7 @@ pub enum BreakerState {
 #[derive(Debug)]
 enum Inner {
     Closed {
-        /// (when, was an outage) of the calls within the window.
-        calls: VecDeque<(DateTime<Utc>, bool)>,
+        calls: CallWindow,
         consecutive: u32,
     },
     Open {
@@ -97,10 +96,7 @@ impl CircuitBreaker {
         Self {
             settings,
             clock,
-            inner: Mutex::new(Inner::Closed {
-                calls: VecDeque::new(),
-                consecutive: 0,
-            }),
+            inner: Mutex::new(closed()),
         }
     }
 
@@ -150,17 +146,10 @@ impl CircuitBreaker {
                 }
             }
             Inner::Closed { calls, consecutive } => {
-                calls.push_back((now, outage));
-                while calls
-                    .front()
-                    .is_some_and(|(at, _)| now - *at > settings.window)
-                {
-                    calls.pop_front();
-                }
+                calls.record(now, outage, settings.window);
                 *consecutive = if outage { *consecutive + 1 } else { 0 };
-                let outages = calls.iter().filter(|(_, outage)| *outage).count();
-                let ratio_trips = calls.len() >= settings.min_calls
-                    && outages as f64 >= settings.failure_ratio * calls.len() as f64;
+                let ratio_trips = calls.calls >= settings.min_calls
+                    && calls.outages as f64 >= settings.failure_ratio * calls.calls as f64;
                 if outage && (ratio_trips || *consecutive >= settings.consecutive) {
                     *inner = Inner::Open {
                         until: now + settings.open_for,
@@ -205,8 +194,43 @@ fn remaining(until: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
 
 fn closed() -> Inner {
     Inner::Closed {
-        calls: VecDeque::new(),
+        calls: CallWindow::default(),
         consecutive: 0,
+    }
+}
+
+/// The calls within the window, counted per second of the clock: memory bounded by the
+/// window's length in seconds whatever the call rate, and O(1) per call. A second leaves the
+/// window once its start is more than `window` ago, so a call counts for `window` minus up to
+/// one second.
+#[derive(Debug, Default)]
+struct CallWindow {
+    /// (second since the epoch, calls, outages), oldest first.
+    seconds: VecDeque<(i64, usize, usize)>,
+    calls: usize,
+    outages: usize,
+}
+
+impl CallWindow {
+    fn record(&mut self, now: DateTime<Utc>, outage: bool, window: Duration) {
+        let second = now.timestamp();
+        match self.seconds.back_mut() {
+            Some((last, calls, outages)) if *last == second => {
+                *calls += 1;
+                *outages += usize::from(outage);
+            }
+            _ => self.seconds.push_back((second, 1, usize::from(outage))),
+        }
+        self.calls += 1;
+        self.outages += usize::from(outage);
+        while let Some(&(start, calls, outages)) = self.seconds.front() {
+            if now.timestamp() - start <= window.num_seconds() {
+                break;
+            }
+            self.seconds.pop_front();
+            self.calls -= calls;
+            self.outages -= outages;
+        }
     }
 }
 
@@ -325,6 +349,26 @@ mod tests {
         clock.advance(Duration::seconds(31));
         let (probe, _) = breaker.admit().expect("a new probe");
         assert_eq!(breaker.record(probe, false), Some(Transition::Closed));
+    }
+
+    #[test]
+    fn a_busy_window_keeps_a_count_per_second_not_a_record_per_call() {
+        let (breaker, clock) = breaker();
+        for _ in 0..60 {
+            for _ in 0..1000 {
+                call(&breaker, false);
+            }
+            clock.advance(Duration::seconds(1));
+        }
+        let Inner::Closed { calls, .. } = &*breaker.inner.lock().unwrap() else {
+            panic!("an outage-free breaker is closed");
+        };
+        assert!(
+            calls.seconds.len() <= 31,
+            "{} seconds kept",
+            calls.seconds.len()
+        );
+        assert!(calls.calls <= 31_000, "{} calls counted", calls.calls);
     }
 
     /// Every sequence of up to 12 calls (answer or outage), as a property: the breaker opens
