@@ -60,6 +60,26 @@ pub fn build_schema(
     services: Option<(Arc<Auth>, Arc<Metrics>)>,
     limits: SchemaLimits,
 ) -> ApiSchema {
+    builder(services, limits).finish()
+}
+
+/// The same schema under async-graphql's fast validation mode, which checks only fragment
+/// cycles, uploads, complexity and depth: for a document that passed the full validation
+/// before and whose validation cannot depend on the request (it declares no variables;
+/// `http::documents` decides).
+pub fn build_fast_schema(
+    services: Option<(Arc<Auth>, Arc<Metrics>)>,
+    limits: SchemaLimits,
+) -> ApiSchema {
+    builder(services, limits)
+        .validation_mode(async_graphql::ValidationMode::Fast)
+        .finish()
+}
+
+fn builder(
+    services: Option<(Arc<Auth>, Arc<Metrics>)>,
+    limits: SchemaLimits,
+) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -73,7 +93,7 @@ pub fn build_schema(
     if let Some((auth, metrics)) = services {
         builder = builder.data(auth).data(metrics);
     }
-    builder.finish()
+    builder
 }
 
 /// The SDL that `schema.graphql` must equal.

@@ -38,14 +38,20 @@ pub async fn graphql(
             );
         }
     };
-    let operation = match state.documents.prepare(&request.query, &state.settings) {
+    let (operation, validated) = match state.documents.prepare(&request.query, &state.settings) {
         Ok(prepared) => {
             if let Some(document) = prepared.document {
                 request.set_parsed_query(document);
             }
-            prepared.operation
+            (prepared.operation, prepared.validated)
         }
         Err(message) => return graphql_error_response(message),
+    };
+    let validated_before = validated.as_ref().is_some_and(|v| v.get());
+    let schema = if validated_before {
+        &state.fast_schema
+    } else {
+        &state.schema
     };
     let started = std::time::Instant::now();
     let request_id = headers
@@ -83,8 +89,7 @@ pub async fn graphql(
     // which may hold a password.
     let mut response = in_request(
         audit_context,
-        state
-            .schema
+        schema
             .execute(request)
             .instrument(tracing::info_span!("graphql.execute", operation)),
     )
@@ -98,6 +103,12 @@ pub async fn graphql(
         }
     }
     let refused_whole = response.data == async_graphql::Value::Null;
+    // A field ran (data, or an error at a path): the document passed validation.
+    if let Some(validated) = validated.filter(|_| !validated_before)
+        && (!refused_whole || response.errors.iter().any(|e| !e.path.is_empty()))
+    {
+        validated.set();
+    }
     let response = graphql_response(response, &headers);
     state
         .metrics
@@ -140,24 +151,31 @@ fn graphql_response(response: async_graphql::Response, headers: &HeaderMap) -> R
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| serde_json::json!({}));
-    let (status, content_type) = if wants_graphql_json {
-        if request_error && let Some(object) = body.as_object_mut() {
+    let (status, content_type, body) = if wants_graphql_json && request_error {
+        // No field ran: the errors alone, without `data` (the rare path goes through a Value).
+        let mut body = serde_json::to_value(&response).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(object) = body.as_object_mut() {
             object.remove("data");
         }
-        let status = if request_error {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        };
-        (status, GRAPHQL_RESPONSE_JSON)
+        (
+            StatusCode::BAD_REQUEST,
+            GRAPHQL_RESPONSE_JSON,
+            body.to_string(),
+        )
     } else {
-        (StatusCode::OK, "application/json")
+        // Straight to text: no intermediate Value tree per response.
+        let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
+        let content_type = if wants_graphql_json {
+            GRAPHQL_RESPONSE_JSON
+        } else {
+            "application/json"
+        };
+        (StatusCode::OK, content_type, body)
     };
     (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body.to_string(),
+        body,
     )
         .into_response()
 }

@@ -56,6 +56,9 @@ pub struct AppState {
     /// Parsed documents by query text.
     pub documents: Arc<documents::DocumentCache>,
     pub schema: ApiSchema,
+    /// The same schema validating in fast mode, for documents that passed the full validation
+    /// before (see `documents`).
+    pub fast_schema: ApiSchema,
     pub settings: Arc<HttpSettings>,
     pub metrics: Arc<Metrics>,
 }

@@ -18,7 +18,7 @@ use crate::adapters::hybris::{HybrisSettings, TrustedClient};
 use crate::adapters::rate_counter::{FallbackCounter, MemoryCounter, RedisCounter};
 use crate::auth::{Auth, PasswordVerifier, Policy, admin::Admin, tokens::TokenKeys};
 use crate::config::Settings;
-use crate::graphql::{SchemaLimits, build_schema};
+use crate::graphql::{SchemaLimits, build_fast_schema, build_schema};
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::ports::{Clock, RateCounter};
@@ -164,18 +164,19 @@ impl Application {
             )));
         }
         let auth = Arc::new(auth);
-        let schema = build_schema(
-            Some((auth.clone(), metrics.clone())),
-            SchemaLimits {
-                max_depth: settings.http.max_depth,
-                max_complexity: settings.http.max_complexity,
-                introspection: settings.http.introspection,
-            },
-        );
+        let limits = SchemaLimits {
+            max_depth: settings.http.max_depth,
+            max_complexity: settings.http.max_complexity,
+            introspection: settings.http.introspection,
+        };
+        let services = || Some((auth.clone(), metrics.clone()));
+        let schema = build_schema(services(), limits);
+        let fast_schema = build_fast_schema(services(), limits);
         let router = router(AppState {
             auth: auth.clone(),
             documents: Default::default(),
             schema,
+            fast_schema,
             settings: Arc::new(settings.http.clone()),
             metrics,
         });

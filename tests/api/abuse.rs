@@ -315,6 +315,57 @@ async fn deep_and_wide_documents_are_refused_with_a_code() {
     );
 }
 
+/// Validation is skipped only for a variable-free document that has run before: an invalid
+/// document is refused on every request, and one with variables is checked against each
+/// request's values.
+#[tokio::test]
+async fn a_document_is_validated_in_full_until_it_has_run_and_variables_every_time() {
+    let app = spawn_app().await;
+    for attempt in 0..3 {
+        let response = app.gql("{ me { id noSuchField } }", json!({}), None).await;
+        assert_eq!(
+            response.code(),
+            Some("BAD_USER_INPUT"),
+            "attempt {attempt}: {}",
+            response.body
+        );
+        assert!(response.body["data"].is_null());
+    }
+    for attempt in 0..3 {
+        // Runs (and fails at its field): from the second request on under the fast mode.
+        let response = app.gql("{ me { id } }", json!({}), None).await;
+        assert_eq!(
+            response.code(),
+            Some("UNAUTHENTICATED"),
+            "attempt {attempt}: {}",
+            response.body
+        );
+        assert_eq!(response.body["errors"][0]["path"], json!(["me"]));
+    }
+    let refresh = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }";
+    let ran = app.gql(refresh, json!({"t": "not-a-token"}), None).await;
+    assert_eq!(
+        ran.body["errors"][0]["path"],
+        json!(["refreshSession"]),
+        "{}",
+        ran.body
+    );
+    for attempt in 0..2 {
+        let response = app.gql(refresh, json!({"t": 42}), None).await;
+        assert_eq!(
+            response.code(),
+            Some("BAD_USER_INPUT"),
+            "attempt {attempt}: {}",
+            response.body
+        );
+        assert!(
+            response.body["errors"][0]["path"].is_null(),
+            "{}",
+            response.body
+        );
+    }
+}
+
 #[tokio::test]
 async fn graphiql_s_own_introspection_query_fits_within_the_limits() {
     let app = spawn_app().await;
