@@ -14,7 +14,7 @@ use crate::domain::{
     EndReason, InactiveReason, Membership, RefreshToken, SessionState, membership::today_in,
     refresh_token::RotationNonce,
 };
-use crate::store::{Claim, RefreshTokenRecord, Successor, UsedRefreshToken};
+use crate::store::{Claim, Prospect, RefreshTokenRecord, Successor, UsedRefreshToken};
 
 use super::{Auth, Issued, RefreshError};
 
@@ -58,9 +58,20 @@ impl Auth {
             self.lifetimes
                 .refresh_token_expires_at(now, record.session.expires_at)
         };
+        // What `may_rotate` requires, as values: the store then finds and claims at once.
+        let prospect = (!self.audit.settings.record_refresh).then(|| Prospect {
+            nonce: &nonce,
+            hash: &successor_hash,
+            now,
+            today: today_in(self.timezone, now),
+            seen_after: now - self.lifetimes.idle,
+            expires_by: self
+                .lifetimes
+                .refresh_token_expires_at(now, DateTime::<Utc>::MAX_UTC),
+        });
         let (record, outcome) = self
             .store
-            .rotate_refresh_token(&token.hash(), |record| {
+            .rotate_refresh_token(&token.hash(), prospect, |record| {
                 self.may_rotate(record, now)?;
                 Ok(Successor {
                     nonce: &nonce,
@@ -112,7 +123,8 @@ impl Auth {
     }
 
     /// Whether the found token may be rotated now, or why not. Awaits nothing (the store holds
-    /// a connection while it runs).
+    /// a connection while it runs). `rotate`'s `Prospect` states the same rules as values: a
+    /// change here changes it too.
     fn may_rotate(&self, record: &RefreshTokenRecord, now: DateTime<Utc>) -> Result<(), Refusal> {
         if record.session.revoked_at.is_some() {
             return Err(Refusal::Invalid);

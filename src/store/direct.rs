@@ -1,5 +1,5 @@
-//! The hottest statements on PostgreSQL, through sqlx directly: the refresh's (its find, its
-//! claim, and the lookup after a lost claim) and the relay's claim and settle of a batch.
+//! The hottest statements on PostgreSQL, through sqlx directly: the refresh's (its find and
+//! claim in one statement, each alone, and the lookup after a lost claim) and the relay's claim and settle of a batch.
 //!
 //! Why: a refresh is the hottest write, and sea-orm's query builder, its row decoding by
 //! formatted column names and its large futures (moved on every poll) cost 330,000 of the
@@ -13,23 +13,70 @@ use sea_orm::{DbErr, RuntimeErr};
 use uuid::Uuid;
 
 use super::entities::{refresh_tokens, sessions, users};
-use super::{Store, StoreError, StoreResult, Successor};
+use super::{Prospect, Store, StoreError, StoreResult, Successor};
 
-/// The token, its session and its user, in one round trip; each table's columns in the order
-/// of its entity (read by position below).
-const FIND_SQL: &str = "SELECT t.id, t.token_hash, t.session_id, t.parent_id, t.issued_at, \
+/// A token's row with its session's and its user's.
+pub(super) type TokenRow = (refresh_tokens::Model, sessions::Model, users::Model);
+
+/// The token, its session and its user: each table's columns in the order of its entity (read
+/// by position below).
+macro_rules! token_session_user {
+    () => {
+        "t.id, t.token_hash, t.session_id, t.parent_id, t.issued_at, \
       t.used_at, t.rotation_nonce, t.expires_at, \
       s.id, s.user_id, s.device_id, s.device_type, s.device_name, s.platform, \
       s.platform_version, s.app_version, s.push_token, s.auth_method, s.created_at, \
       s.last_accessed_at, s.last_active_at, s.expires_at, s.revoked_at, s.end_reason, \
       u.id, u.upstream_customer_id, u.email, u.first_name, u.last_name, u.membership_number, \
       u.membership_start_date, u.membership_end_date, u.chapter, u.created_at, u.updated_at, \
-      u.last_login_at, u.roles, u.phone, u.phone_verified_at \
-    FROM refresh_tokens t \
+      u.last_login_at, u.roles, u.phone, u.phone_verified_at"
+    };
+}
+
+/// The join of the token with the hash `$1`, its session and its user.
+macro_rules! by_token_hash {
+    () => {
+        " FROM refresh_tokens t \
     JOIN sessions s ON s.id = t.session_id \
     JOIN users u ON u.id = s.user_id \
-    WHERE t.token_hash = $1";
+    WHERE t.token_hash = $1"
+    };
+}
 
+/// The token, its session and its user, in one round trip.
+const FIND_SQL: &str = concat!("SELECT ", token_session_user!(), by_token_hash!());
+
+/// The find and the rotation in one statement, when the token certainly may be rotated
+/// (`Prospect`): unused, unexpired, its session neither revoked nor past its lifetime nor idle,
+/// its member's membership covering today. The claim, the touch and the successor are
+/// `CLAIM_SQL`'s; the row returned is as it was when the statement started (the snapshot a
+/// statement's main query sees), followed by how many rows were claimed and inserted.
+/// Otherwise nothing is written and the caller decides on the row as after `FIND_SQL`.
+const FIND_AND_CLAIM_SQL: &str = concat!(
+    "WITH claimed AS ( \
+      UPDATE refresh_tokens t SET used_at = $2, rotation_nonce = $3 \
+      FROM sessions s, users u \
+      WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 \
+        AND s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > $2 \
+        AND GREATEST(s.last_accessed_at, s.last_active_at) > $5 \
+        AND u.id = s.user_id AND u.membership_number IS NOT NULL \
+        AND u.membership_start_date <= $4 AND u.membership_end_date >= $4 \
+      RETURNING t.id, t.session_id), \
+    touched AS ( \
+      UPDATE sessions SET last_accessed_at = $2 \
+      WHERE id = (SELECT session_id FROM claimed) AND revoked_at IS NULL \
+      RETURNING id, expires_at), \
+    inserted AS ( \
+      INSERT INTO refresh_tokens \
+        (id, token_hash, session_id, parent_id, issued_at, used_at, rotation_nonce, expires_at) \
+      SELECT $6, $7, touched.id, (SELECT id FROM claimed), $2, NULL, NULL, \
+        LEAST($8, touched.expires_at) \
+      FROM touched RETURNING id) \
+    SELECT ",
+    token_session_user!(),
+    ", (SELECT COUNT(*) FROM claimed), (SELECT COUNT(*) FROM inserted)",
+    by_token_hash!()
+);
 /// The token's use as it stands now: the lookup after a lost claim, in a statement of its own so
 /// that it sees the winner's commit (a statement's snapshot is taken when it starts).
 const USED_SQL: &str = "SELECT used_at, rotation_nonce FROM refresh_tokens WHERE id = $1";
@@ -86,7 +133,7 @@ impl Store {
 pub(super) async fn find_refresh_token_row(
     conn: &mut PgConnection,
     token_hash: &str,
-) -> StoreResult<Option<(refresh_tokens::Model, sessions::Model, users::Model)>> {
+) -> StoreResult<Option<TokenRow>> {
     let row = sqlx::query(FIND_SQL)
         .bind(token_hash)
         .fetch_optional(conn)
@@ -98,6 +145,42 @@ pub(super) async fn find_refresh_token_row(
             refresh_token_at(&row, 0)?,
             session_at(&row, 8)?,
             user_at(&row, 24)?,
+        ))
+    };
+    Ok(Some(decode().map_err(query_error)?))
+}
+
+/// `FIND_AND_CLAIM_SQL`: the token with the `token_hash`, its session and its user as they
+/// were, and what the statement did: `None` when it claimed nothing, else `Some(true)` when it
+/// also stored the successor and `Some(false)` when the session was revoked meanwhile.
+pub(super) async fn find_and_claim_refresh_token_row(
+    conn: &mut PgConnection,
+    token_hash: &str,
+    prospect: &Prospect<'_>,
+) -> StoreResult<Option<(TokenRow, Option<bool>)>> {
+    let row = sqlx::query(FIND_AND_CLAIM_SQL)
+        .bind(token_hash)
+        .bind(prospect.now)
+        .bind(prospect.nonce.as_str())
+        .bind(prospect.today)
+        .bind(prospect.seen_after)
+        .bind(Uuid::now_v7())
+        .bind(prospect.hash.as_str())
+        .bind(prospect.expires_by)
+        .fetch_optional(conn)
+        .await
+        .map_err(query_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let decode = || -> Result<_, sqlx::Error> {
+        let claimed: i64 = row.try_get(39)?;
+        let inserted: i64 = row.try_get(40)?;
+        Ok((
+            (
+                refresh_token_at(&row, 0)?,
+                session_at(&row, 8)?,
+                user_at(&row, 24)?,
+            ),
+            (claimed == 1).then_some(inserted == 1),
         ))
     };
     Ok(Some(decode().map_err(query_error)?))

@@ -42,7 +42,7 @@ pub use outbox::{NewOutboxMessage, Settlement, SinkCounts};
 pub use outbox_claim::ClaimedBatch;
 pub use partners::{NewPartnerToken, PartnerRecord, PartnerTokenRecord, Redemption};
 pub use phone::{Attempt, ChallengeRecord, Enrolment, NewChallenge};
-pub use refresh_tokens::{Claim, RefreshTokenRecord, Successor, UsedRefreshToken};
+pub use refresh_tokens::{Claim, Prospect, RefreshTokenRecord, Successor, UsedRefreshToken};
 pub use sessions::Sessions;
 pub use social::{LinkTokenRecord, LinkedAccountRecord, NonceRecord};
 

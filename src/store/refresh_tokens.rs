@@ -38,6 +38,22 @@ pub struct Successor<'a> {
     pub audit: Option<crate::domain::audit::AuditEvent>,
 }
 
+/// The successor of a rotation and the conditions under which the found token certainly may be
+/// rotated (what `Auth::may_rotate` requires, as values): with them the find and the claim are
+/// one statement on PostgreSQL. `decide` still judges the record; when the conditions do not
+/// hold the rotation goes as without them.
+pub struct Prospect<'a> {
+    pub nonce: &'a RotationNonce,
+    pub hash: &'a RefreshTokenHash,
+    pub now: DateTime<Utc>,
+    /// The membership must cover this day (today in the club's timezone).
+    pub today: chrono::NaiveDate,
+    /// The session must have been seen after this instant (`now` minus the idle timeout).
+    pub seen_after: DateTime<Utc>,
+    /// The successor expires at this instant, or with its session if that is sooner.
+    pub expires_by: DateTime<Utc>,
+}
+
 pub enum Claim {
     /// This caller used the token; the successor is stored and the session touched.
     Won,
@@ -78,15 +94,19 @@ impl Store {
     /// A rotation: finds the token with `hash`, asks `decide` for its successor (or why there
     /// is none), and claims the token for that successor. `None`: no such token.
     ///
-    /// On PostgreSQL the find and the claim share one pooled connection, a round trip fewer
-    /// than two checkouts (each release pings); when the rotation writes an audit row
-    /// (`record_refresh`), the claim is a transaction on a connection of its own, taken after
-    /// the first is given back. `decide` is a plain function, not a future, so
-    /// that nothing else can wait for a connection while this one is held.
+    /// On PostgreSQL, with a `prospect`, the find and the claim are one statement that claims
+    /// only when the prospect's conditions hold (`decide` is asked all the same; should it
+    /// refuse a claimed token, the refusal stands and is logged). Otherwise the find and the
+    /// claim share one pooled connection, a round trip fewer than two checkouts (each release
+    /// pings); when the rotation writes an audit row (`record_refresh`, and then there is no
+    /// prospect), the claim is a transaction on a connection of its own, taken after the first
+    /// is given back. `decide` is a plain function, not a future, so that nothing else can
+    /// wait for a connection while this one is held.
     #[tracing::instrument(name = "db.rotate_refresh_token", skip_all)]
     pub async fn rotate_refresh_token<'s, E>(
         &self,
         hash: &RefreshTokenHash,
+        prospect: Option<Prospect<'_>>,
         decide: impl FnOnce(&RefreshTokenRecord) -> Result<Successor<'s>, E>,
     ) -> StoreResult<Option<(RefreshTokenRecord, Result<Claim, E>)>> {
         if self.backend() != sea_orm::DbBackend::Postgres {
@@ -100,19 +120,39 @@ impl Store {
             return Ok(Some((record, outcome)));
         }
         let mut conn = self.pg_connection().await?;
-        let Some(row) = direct::find_refresh_token_row(&mut conn, hash.as_str()).await? else {
+        let found = match &prospect {
+            Some(prospect) => {
+                direct::find_and_claim_refresh_token_row(&mut conn, hash.as_str(), prospect).await?
+            }
+            None => direct::find_refresh_token_row(&mut conn, hash.as_str())
+                .await?
+                .map(|row| (row, None)),
+        };
+        let Some((row, claimed)) = found else {
             return Ok(None);
         };
         let record = to_record(row);
         let successor = match decide(&record) {
             Ok(successor) => successor,
-            Err(refusal) => return Ok(Some((record, Err(refusal)))),
+            Err(refusal) => {
+                if claimed.is_some() {
+                    tracing::error!(
+                        "a refresh token claimed by its prospect was refused: the prospect's conditions are laxer than the rules"
+                    );
+                }
+                return Ok(Some((record, Err(refusal))));
+            }
         };
-        let claim = if successor.audit.is_none() {
-            claim_in_one_statement(&mut conn, &record, &successor).await?
-        } else {
-            drop(conn);
-            self.claim_in_transaction(&record, successor).await?
+        let claim = match claimed {
+            Some(true) => Claim::Won,
+            Some(false) => Claim::SessionGone,
+            None if successor.audit.is_none() => {
+                claim_in_one_statement(&mut conn, &record, &successor).await?
+            }
+            None => {
+                drop(conn);
+                self.claim_in_transaction(&record, successor).await?
+            }
         };
         Ok(Some((record, Ok(claim))))
     }

@@ -231,3 +231,71 @@ async fn a_stored_membership_that_has_ended_refuses_the_refresh_with_reason_expi
         .await;
     assert_eq!(me.status, 401, "the session ended");
 }
+
+/// On PostgreSQL a refresh finds and claims its token in one statement when the rules
+/// certainly allow it; whenever they do not, nothing may be claimed or stored: for each way a
+/// refresh is refused, no token is used and no successor written.
+#[tokio::test]
+async fn a_refused_refresh_uses_no_token_and_stores_no_successor() {
+    let used = "refresh_tokens WHERE used_at IS NOT NULL";
+    type Configure = fn(&mut login_api::config::Settings);
+    let cases: [(&str, Configure); 4] = [
+        ("expired token", |s| {
+            s.lifetimes.refresh_token = Duration::hours(1)
+        }),
+        ("idle session", |s| {
+            s.lifetimes.idle = Duration::hours(1);
+            s.lifetimes.refresh_token = Duration::days(30);
+        }),
+        ("membership ended", |_| {}),
+        ("logged out", |_| {}),
+    ];
+    for (case, configure) in cases {
+        let app = spawn_app_with(configure).await;
+        let login = app.login_as(ANNA, None).await;
+        match case {
+            "expired token" | "idle session" => app.clock.advance(Duration::hours(1)),
+            "membership ended" => {
+                let yesterday = app.clock.now().date_naive().pred_opt().unwrap();
+                let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
+                use sea_orm::ConnectionTrait;
+                let sql = match db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => "UPDATE users SET membership_end_date = $1",
+                    _ => "UPDATE users SET membership_end_date = ?",
+                };
+                db.execute_raw(sea_orm::Statement::from_sql_and_values(
+                    db.get_database_backend(),
+                    sql,
+                    [yesterday.into()],
+                ))
+                .await
+                .unwrap();
+            }
+            _ => {
+                let out = app
+                    .gql(
+                        "mutation { logout(scope: CURRENT) }",
+                        json!({}),
+                        login["accessToken"].as_str(),
+                    )
+                    .await;
+                assert_eq!(out.code(), None, "{}", out.body);
+            }
+        }
+        let tokens = app.count("refresh_tokens").await;
+
+        let response = app.refresh(token(&login)).await;
+
+        assert!(
+            response.code().is_some(),
+            "{case}: refused: {}",
+            response.body
+        );
+        assert_eq!(app.count(used).await, 0, "{case}: no token used");
+        assert_eq!(
+            app.count("refresh_tokens").await,
+            tokens,
+            "{case}: nothing stored"
+        );
+    }
+}
