@@ -8,7 +8,8 @@
 //! the text and nothing else decide it), so once it has passed async-graphql's full validation
 //! its later requests run under the fast mode, which still checks complexity and depth. A
 //! document with variables is validated in full every time: its arguments are checked against
-//! each request's values.
+//! each request's values. This rests on async-graphql 7.2's validation reading no request
+//! data and using the operation name only to pick variables: check it again on an upgrade.
 
 use std::collections::HashMap;
 use std::sync::{

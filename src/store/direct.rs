@@ -1,5 +1,5 @@
-//! The hottest statements on PostgreSQL, through sqlx directly: the refresh's (its find and
-//! claim in one statement, each alone, and the lookup after a lost claim) and the relay's claim and settle of a batch.
+//! The hottest statements on PostgreSQL, through sqlx directly: the refresh's (the find and
+//! the claim in one statement, either alone, the lookup after a lost claim) and the relay's claim and settle of a batch.
 //!
 //! Why: a refresh is the hottest write, and sea-orm's query builder, its row decoding by
 //! formatted column names and its large futures (moved on every poll) cost 330,000 of the
@@ -48,8 +48,9 @@ const FIND_SQL: &str = concat!("SELECT ", token_session_user!(), by_token_hash!(
 
 /// The find and the rotation in one statement, when the token certainly may be rotated
 /// (`Prospect`): unused, unexpired, its session neither revoked nor past its lifetime nor idle,
-/// its member's membership covering today. The claim, the touch and the successor are
-/// `CLAIM_SQL`'s; the row returned is as it was when the statement started (the snapshot a
+/// its member's membership covering today. It claims by hash under those conditions, then
+/// touches the session and stores the successor as `CLAIM_SQL` does (its expiry capped by the
+/// session's); the row returned is as it was when the statement started (the snapshot a
 /// statement's main query sees), followed by how many rows were claimed and inserted.
 /// Otherwise nothing is written and the caller decides on the row as after `FIND_SQL`.
 const FIND_AND_CLAIM_SQL: &str = concat!(

@@ -96,7 +96,8 @@ impl Store {
     ///
     /// On PostgreSQL, with a `prospect`, the find and the claim are one statement that claims
     /// only when the prospect's conditions hold (`decide` is asked all the same; should it
-    /// refuse a claimed token, the refusal stands and is logged). Otherwise the find and the
+    /// refuse a claimed token, which the prospect's rules rule out, the refusal stands and is
+    /// logged as an error, and the token stays used with its successor stored). Otherwise the find and the
     /// claim share one pooled connection, a round trip fewer than two checkouts (each release
     /// pings); when the rotation writes an audit row (`record_refresh`, and then there is no
     /// prospect), the claim is a transaction on a connection of its own, taken after the first

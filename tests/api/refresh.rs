@@ -234,42 +234,68 @@ async fn a_stored_membership_that_has_ended_refuses_the_refresh_with_reason_expi
 
 /// On PostgreSQL a refresh finds and claims its token in one statement when the rules
 /// certainly allow it; whenever they do not, nothing may be claimed or stored: for each way a
-/// refresh is refused, no token is used and no successor written.
+/// refresh is refused, at each rule's boundary, no token is used and no successor written.
 #[tokio::test]
 async fn a_refused_refresh_uses_no_token_and_stores_no_successor() {
     let used = "refresh_tokens WHERE used_at IS NOT NULL";
-    type Configure = fn(&mut login_api::config::Settings);
-    let cases: [(&str, Configure); 4] = [
-        ("expired token", |s| {
-            s.lifetimes.refresh_token = Duration::hours(1)
-        }),
-        ("idle session", |s| {
-            s.lifetimes.idle = Duration::hours(1);
-            s.lifetimes.refresh_token = Duration::days(30);
-        }),
-        ("membership ended", |_| {}),
-        ("logged out", |_| {}),
+    let cases = [
+        "expired token",
+        "idle session",
+        "session at its end",
+        "membership ended",
+        "membership not started",
+        "logged out",
     ];
-    for (case, configure) in cases {
-        let app = spawn_app_with(configure).await;
+    for case in cases {
+        let app = spawn_app_with(|s| {
+            s.lifetimes.refresh_token = Duration::hours(1);
+            s.lifetimes.idle = Duration::days(1);
+        })
+        .await;
         let login = app.login_as(ANNA, None).await;
-        match case {
-            "expired token" | "idle session" => app.clock.advance(Duration::hours(1)),
-            "membership ended" => {
-                let yesterday = app.clock.now().date_naive().pred_opt().unwrap();
-                let db = sea_orm::Database::connect(&app.database.url).await.unwrap();
+        let now = app.clock.now();
+        let today = now.date_naive();
+        // Each case moves one fact of the stored rows to where the rules refuse.
+        let change = |sql: &'static str, value: sea_orm::Value| {
+            let url = app.database.url.clone();
+            async move {
                 use sea_orm::ConnectionTrait;
-                let sql = match db.get_database_backend() {
-                    sea_orm::DbBackend::Postgres => "UPDATE users SET membership_end_date = $1",
-                    _ => "UPDATE users SET membership_end_date = ?",
+                let db = sea_orm::Database::connect(&url).await.unwrap();
+                let backend = db.get_database_backend();
+                let sql = match backend {
+                    sea_orm::DbBackend::Postgres => sql.replace('?', "$1"),
+                    _ => sql.to_owned(),
                 };
                 db.execute_raw(sea_orm::Statement::from_sql_and_values(
-                    db.get_database_backend(),
+                    backend,
                     sql,
-                    [yesterday.into()],
+                    [value],
                 ))
                 .await
                 .unwrap();
+            }
+        };
+        match case {
+            "expired token" => app.clock.advance(Duration::hours(1)),
+            // Seen exactly one idle timeout ago; its older activity is no later.
+            "idle session" => {
+                let seen = now - Duration::days(1);
+                change("UPDATE sessions SET last_accessed_at = ?", seen.into()).await;
+                let active = seen - Duration::hours(1);
+                change("UPDATE sessions SET last_active_at = ?", active.into()).await;
+            }
+            "session at its end" => change("UPDATE sessions SET expires_at = ?", now.into()).await,
+            "membership ended" => {
+                let yesterday = today.pred_opt().unwrap();
+                change("UPDATE users SET membership_end_date = ?", yesterday.into()).await;
+            }
+            "membership not started" => {
+                let tomorrow = today.succ_opt().unwrap();
+                change(
+                    "UPDATE users SET membership_start_date = ?",
+                    tomorrow.into(),
+                )
+                .await;
             }
             _ => {
                 let out = app

@@ -9,11 +9,11 @@
 //! read the system clock (ours is injected, so tests move time instead of sleeping), and none
 //! combines the ratio and the consecutive rule with a single half-open probe.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::call_window::CallWindow;
 use crate::ports::Clock;
 
 /// `HYBRIS_BREAKER_*`.
@@ -199,41 +199,6 @@ fn closed() -> Inner {
     }
 }
 
-/// The calls within the window, counted per second of the clock: memory bounded by the
-/// window's length in seconds whatever the call rate, and O(1) per call. A second leaves the
-/// window once its start is more than `window` ago, so a call counts for `window` minus up to
-/// one second.
-#[derive(Debug, Default)]
-struct CallWindow {
-    /// (second since the epoch, calls, outages), oldest first.
-    seconds: VecDeque<(i64, usize, usize)>,
-    calls: usize,
-    outages: usize,
-}
-
-impl CallWindow {
-    fn record(&mut self, now: DateTime<Utc>, outage: bool, window: Duration) {
-        let second = now.timestamp();
-        match self.seconds.back_mut() {
-            Some((last, calls, outages)) if *last == second => {
-                *calls += 1;
-                *outages += usize::from(outage);
-            }
-            _ => self.seconds.push_back((second, 1, usize::from(outage))),
-        }
-        self.calls += 1;
-        self.outages += usize::from(outage);
-        while let Some(&(start, calls, outages)) = self.seconds.front() {
-            if now.timestamp() - start <= window.num_seconds() {
-                break;
-            }
-            self.seconds.pop_front();
-            self.calls -= calls;
-            self.outages -= outages;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,26 +314,6 @@ mod tests {
         clock.advance(Duration::seconds(31));
         let (probe, _) = breaker.admit().expect("a new probe");
         assert_eq!(breaker.record(probe, false), Some(Transition::Closed));
-    }
-
-    #[test]
-    fn a_busy_window_keeps_a_count_per_second_not_a_record_per_call() {
-        let (breaker, clock) = breaker();
-        for _ in 0..60 {
-            for _ in 0..1000 {
-                call(&breaker, false);
-            }
-            clock.advance(Duration::seconds(1));
-        }
-        let Inner::Closed { calls, .. } = &*breaker.inner.lock().unwrap() else {
-            panic!("an outage-free breaker is closed");
-        };
-        assert!(
-            calls.seconds.len() <= 31,
-            "{} seconds kept",
-            calls.seconds.len()
-        );
-        assert!(calls.calls <= 31_000, "{} calls counted", calls.calls);
     }
 
     /// Every sequence of up to 12 calls (answer or outage), as a property: the breaker opens

@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 pub mod breaker;
+mod call_window;
 mod guarded;
 mod occ;
 mod trusted;
