@@ -130,6 +130,18 @@ impl Store {
     }
 }
 
+/// How many columns `token_session_user!` reads: the token's 8, the session's 16, the user's 15.
+const TOKEN_ROW_COLUMNS: usize = 39;
+
+/// The token, its session and its user from the first `TOKEN_ROW_COLUMNS` columns of `row`.
+fn token_row_at(row: &PgRow) -> Result<TokenRow, sqlx::Error> {
+    Ok((
+        refresh_token_at(row, 0)?,
+        session_at(row, 8)?,
+        user_at(row, 24)?,
+    ))
+}
+
 /// `FIND_SQL`: the token with the `token_hash`, its session and its user.
 pub(super) async fn find_refresh_token_row(
     conn: &mut PgConnection,
@@ -141,14 +153,7 @@ pub(super) async fn find_refresh_token_row(
         .await
         .map_err(query_error)?;
     let Some(row) = row else { return Ok(None) };
-    let decode = || -> Result<_, sqlx::Error> {
-        Ok((
-            refresh_token_at(&row, 0)?,
-            session_at(&row, 8)?,
-            user_at(&row, 24)?,
-        ))
-    };
-    Ok(Some(decode().map_err(query_error)?))
+    Ok(Some(token_row_at(&row).map_err(query_error)?))
 }
 
 /// `FIND_AND_CLAIM_SQL`: the token with the `token_hash`, its session and its user as they
@@ -173,16 +178,9 @@ pub(super) async fn find_and_claim_refresh_token_row(
         .map_err(query_error)?;
     let Some(row) = row else { return Ok(None) };
     let decode = || -> Result<_, sqlx::Error> {
-        let claimed: i64 = row.try_get(39)?;
-        let inserted: i64 = row.try_get(40)?;
-        Ok((
-            (
-                refresh_token_at(&row, 0)?,
-                session_at(&row, 8)?,
-                user_at(&row, 24)?,
-            ),
-            (claimed == 1).then_some(inserted == 1),
-        ))
+        let claimed: i64 = row.try_get(TOKEN_ROW_COLUMNS)?;
+        let inserted: i64 = row.try_get(TOKEN_ROW_COLUMNS + 1)?;
+        Ok((token_row_at(&row)?, (claimed == 1).then_some(inserted == 1)))
     };
     Ok(Some(decode().map_err(query_error)?))
 }
