@@ -8,10 +8,11 @@
 //! position. SQLite keeps sea-orm statements (in `refresh_tokens`, `outbox` and
 //! `outbox_claim`), which its tests cover; the PostgreSQL suite covers these.
 
-use sea_orm::sqlx::{self, PgConnection, Row, postgres::PgRow};
+use sea_orm::sqlx::{self, Row, postgres::PgRow};
 use sea_orm::{DbErr, RuntimeErr};
 use uuid::Uuid;
 
+use super::connections::DirectConnection;
 use super::entities::{refresh_tokens, sessions, users};
 use super::{Prospect, Store, StoreError, StoreResult, Successor};
 
@@ -117,16 +118,14 @@ const SETTLE_DELIVERED_SQL: &str = "WITH gone AS ( \
         AND p.delivered_at IS NULL AND p.dead_at IS NULL AND p.id > outbox.id)";
 
 impl Store {
-    pub(super) fn pg_pool(&self) -> &sqlx::PgPool {
-        self.db.get_postgres_connection_pool()
-    }
-
-    /// A pooled connection of its own, for statements that must share one checkout (each
-    /// checkout's release costs a round trip: sqlx pings the connection as it returns).
-    pub(super) async fn pg_connection(
-        &self,
-    ) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Postgres>> {
-        self.pg_pool().acquire().await.map_err(query_error)
+    /// A connection of the direct pool (PostgreSQL only), for statements that share one
+    /// checkout or that run on every refresh or relay batch.
+    pub(super) async fn direct_connection(&self) -> StoreResult<DirectConnection> {
+        let pool = self
+            .direct
+            .as_ref()
+            .expect("the direct pool exists on PostgreSQL, the only caller");
+        DirectConnection::take(pool).await.map_err(query_error)
     }
 }
 
@@ -144,12 +143,16 @@ fn token_row_at(row: &PgRow) -> Result<TokenRow, sqlx::Error> {
 
 /// `FIND_SQL`: the token with the `token_hash`, its session and its user.
 pub(super) async fn find_refresh_token_row(
-    conn: &mut PgConnection,
+    conn: &mut DirectConnection,
     token_hash: &str,
 ) -> StoreResult<Option<TokenRow>> {
-    let row = sqlx::query(FIND_SQL)
-        .bind(token_hash)
-        .fetch_optional(conn)
+    let row = conn
+        .run(async |c| {
+            sqlx::query(FIND_SQL)
+                .bind(token_hash)
+                .fetch_optional(c)
+                .await
+        })
         .await
         .map_err(query_error)?;
     let Some(row) = row else { return Ok(None) };
@@ -160,20 +163,24 @@ pub(super) async fn find_refresh_token_row(
 /// were, and what the statement did: `None` when it claimed nothing, else `Some(true)` when it
 /// also stored the successor and `Some(false)` when the session was revoked meanwhile.
 pub(super) async fn find_and_claim_refresh_token_row(
-    conn: &mut PgConnection,
+    conn: &mut DirectConnection,
     token_hash: &str,
     prospect: &Prospect<'_>,
 ) -> StoreResult<Option<(TokenRow, Option<bool>)>> {
-    let row = sqlx::query(FIND_AND_CLAIM_SQL)
-        .bind(token_hash)
-        .bind(prospect.now)
-        .bind(prospect.nonce.as_str())
-        .bind(prospect.today)
-        .bind(prospect.seen_after)
-        .bind(Uuid::now_v7())
-        .bind(prospect.hash.as_str())
-        .bind(prospect.expires_by)
-        .fetch_optional(conn)
+    let row = conn
+        .run(async |c| {
+            sqlx::query(FIND_AND_CLAIM_SQL)
+                .bind(token_hash)
+                .bind(prospect.now)
+                .bind(prospect.nonce.as_str())
+                .bind(prospect.today)
+                .bind(prospect.seen_after)
+                .bind(Uuid::now_v7())
+                .bind(prospect.hash.as_str())
+                .bind(prospect.expires_by)
+                .fetch_optional(c)
+                .await
+        })
         .await
         .map_err(query_error)?;
     let Some(row) = row else { return Ok(None) };
@@ -187,18 +194,22 @@ pub(super) async fn find_and_claim_refresh_token_row(
 
 /// `CLAIM_SQL` for the token `token_id`: how many rows it claimed and inserted (0 or 1).
 pub(super) async fn claim_refresh_token_row(
-    conn: &mut PgConnection,
+    conn: &mut DirectConnection,
     token_id: Uuid,
     successor: &Successor<'_>,
 ) -> StoreResult<(i64, i64)> {
-    let row = sqlx::query(CLAIM_SQL)
-        .bind(successor.now)
-        .bind(successor.nonce.as_str())
-        .bind(token_id)
-        .bind(Uuid::now_v7())
-        .bind(successor.hash.as_str())
-        .bind(successor.expires_at)
-        .fetch_one(conn)
+    let row = conn
+        .run(async |c| {
+            sqlx::query(CLAIM_SQL)
+                .bind(successor.now)
+                .bind(successor.nonce.as_str())
+                .bind(token_id)
+                .bind(Uuid::now_v7())
+                .bind(successor.hash.as_str())
+                .bind(successor.expires_at)
+                .fetch_one(c)
+                .await
+        })
         .await
         .map_err(query_error)?;
     Ok((
@@ -210,12 +221,11 @@ pub(super) async fn claim_refresh_token_row(
 /// `USED_SQL`: when and with which nonce the token `token_id` was used (`None`: unused or
 /// gone).
 pub(super) async fn refresh_token_use(
-    conn: &mut PgConnection,
+    conn: &mut DirectConnection,
     token_id: Uuid,
 ) -> StoreResult<Option<(chrono::DateTime<chrono::Utc>, String)>> {
-    let row = sqlx::query(USED_SQL)
-        .bind(token_id)
-        .fetch_optional(conn)
+    let row = conn
+        .run(async |c| sqlx::query(USED_SQL).bind(token_id).fetch_optional(c).await)
         .await
         .map_err(query_error)?;
     let Some(row) = row else { return Ok(None) };
@@ -227,16 +237,20 @@ pub(super) async fn refresh_token_use(
 /// `SETTLE_DELIVERED_SQL` for the rows `ids` that `relay` holds: whether a later row of one
 /// of their keys is pending.
 pub(super) async fn settle_delivered(
-    pool: &sqlx::PgPool,
+    conn: &mut DirectConnection,
     ids: &[Uuid],
     relay: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<bool> {
-    let followed: Vec<bool> = sqlx::query_scalar(SETTLE_DELIVERED_SQL)
-        .bind(ids)
-        .bind(relay)
-        .bind(now)
-        .fetch_all(pool)
+    let followed: Vec<bool> = conn
+        .run(async |c| {
+            sqlx::query_scalar(SETTLE_DELIVERED_SQL)
+                .bind(ids)
+                .bind(relay)
+                .bind(now)
+                .fetch_all(c)
+                .await
+        })
         .await
         .map_err(query_error)?;
     Ok(followed.contains(&true))
@@ -244,7 +258,7 @@ pub(super) async fn settle_delivered(
 
 /// The relay's claim (`sql`: `outbox_claim::claim_sql` for PostgreSQL), its rows read by position.
 pub(super) async fn claim_outbox_rows(
-    pool: &sqlx::PgPool,
+    conn: &mut DirectConnection,
     sql: &'static str,
     sink: crate::domain::outbox::Sink,
     relay: &str,
@@ -252,13 +266,17 @@ pub(super) async fn claim_outbox_rows(
     lease_until: chrono::DateTime<chrono::Utc>,
     limit: u64,
 ) -> StoreResult<Vec<super::outbox_claim::ClaimedRow>> {
-    let rows = sqlx::query(sql)
-        .bind(lease_until)
-        .bind(relay)
-        .bind(sink.as_str())
-        .bind(now)
-        .bind(limit as i64)
-        .fetch_all(pool)
+    let rows = conn
+        .run(async |c| {
+            sqlx::query(sql)
+                .bind(lease_until)
+                .bind(relay)
+                .bind(sink.as_str())
+                .bind(now)
+                .bind(limit as i64)
+                .fetch_all(c)
+                .await
+        })
         .await
         .map_err(query_error)?;
     let decode = |row: &PgRow| -> Result<_, sqlx::Error> {

@@ -10,6 +10,7 @@
 
 mod audit;
 pub mod cache;
+mod connections;
 mod deletion;
 mod direct;
 mod entities;
@@ -55,6 +56,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// PostgreSQL only: the connections of the hottest statements (see `connections`).
+    direct: Option<deadpool::managed::Pool<connections::Connector>>,
     /// Sessions and user views of authenticated requests (see `cache`).
     cache: std::sync::Arc<cache::ReadCache>,
     /// This instance's side of the acknowledged invalidations (see `invalidation`).
@@ -105,8 +108,12 @@ impl Store {
         // Off until the listener is up (`listen_for_invalidations`); SQLite has no listener,
         // since nothing would tell one process about another's writes to the file, so there
         // every request reads the database as before.
+        let direct = (db.get_database_backend() == DbBackend::Postgres)
+            .then(|| connections::pool(url))
+            .transpose()?;
         Ok(Self {
             db,
+            direct,
             cache: std::sync::Arc::new(cache::ReadCache::new(false)),
             acks: std::sync::Arc::default(),
             listener_reset: std::sync::Arc::new(tokio::sync::Notify::new()),

@@ -139,7 +139,13 @@ impl Store {
             return Ok(false);
         }
         if self.backend() == DbBackend::Postgres {
-            return super::direct::settle_delivered(self.pg_pool(), ids, relay, now).await;
+            return super::direct::settle_delivered(
+                &mut self.direct_connection().await?,
+                ids,
+                relay,
+                now,
+            )
+            .await;
         }
         outbox::Entity::delete_many()
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))

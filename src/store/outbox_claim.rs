@@ -112,7 +112,7 @@ impl Store {
         let sql = claim_sql(postgres, sink.in_key_order());
         let rows = if postgres {
             super::direct::claim_outbox_rows(
-                self.pg_pool(),
+                &mut self.direct_connection().await?,
                 sql,
                 sink,
                 relay,

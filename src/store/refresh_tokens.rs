@@ -71,7 +71,7 @@ impl Store {
         hash: &RefreshTokenHash,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         if self.backend() == sea_orm::DbBackend::Postgres {
-            let mut conn = self.pg_connection().await?;
+            let mut conn = self.direct_connection().await?;
             return Ok(direct::find_refresh_token_row(&mut conn, hash.as_str())
                 .await?
                 .map(to_record));
@@ -98,10 +98,9 @@ impl Store {
     /// only when the prospect's conditions hold (`decide` is asked all the same; should it
     /// refuse a claimed token, which the prospect's rules rule out, the refusal stands and is
     /// logged as an error, and the token stays used with its successor stored). Otherwise the find and the
-    /// claim share one pooled connection, a round trip fewer than two checkouts (each release
-    /// pings); when the rotation writes an audit row (`record_refresh`, and then there is no
-    /// prospect), the claim is a transaction on a connection of its own, taken after the first
-    /// is given back. `decide` is a plain function, not a future, so that nothing else can
+    /// claim share one connection of the direct pool (`connections`); when the rotation writes an audit row (`record_refresh`, and then there is no
+    /// prospect), the claim is a transaction on a connection of sea-orm's pool, taken after the
+    /// first is given back. `decide` is a plain function, not a future, so that nothing else can
     /// wait for a connection while this one is held.
     #[tracing::instrument(name = "db.rotate_refresh_token", skip_all)]
     pub async fn rotate_refresh_token<'s, E>(
@@ -120,7 +119,7 @@ impl Store {
             };
             return Ok(Some((record, outcome)));
         }
-        let mut conn = self.pg_connection().await?;
+        let mut conn = self.direct_connection().await?;
         let found = match &prospect {
             Some(prospect) => {
                 direct::find_and_claim_refresh_token_row(&mut conn, hash.as_str(), prospect).await?
@@ -217,13 +216,13 @@ impl Store {
 
 /// The claim as one statement on `conn` (PostgreSQL, no audit row to write).
 async fn claim_in_one_statement(
-    conn: &mut sea_orm::sqlx::PgConnection,
+    conn: &mut super::connections::DirectConnection,
     token: &RefreshTokenRecord,
     successor: &Successor<'_>,
 ) -> StoreResult<Claim> {
     let (claimed, inserted) = direct::claim_refresh_token_row(conn, token.id, successor).await?;
     if claimed == 0 {
-        // On the held connection: taking another could wait for this one.
+        // On the same connection: taking another could wait for this one.
         return Ok(match direct::refresh_token_use(conn, token.id).await? {
             Some((used_at, nonce)) => Claim::AlreadyUsed(UsedRefreshToken {
                 used_at,

@@ -305,3 +305,40 @@ async fn connections_closed_by_the_database_while_idle_are_replaced_unnoticed() 
         assert_eq!(response.code(), None, "{}", response.body);
     }
 }
+
+/// PostgreSQL: a request cut off while its statement waits (here on a row lock another
+/// transaction holds) never hands that connection to the next request, which would otherwise
+/// queue behind the stuck statement: the refresh's connection pool closes a connection whose
+/// statement did not finish (`store::connections`). SQLite has no row locks to wait on.
+#[tokio::test]
+async fn a_statement_cut_off_by_the_request_timeout_does_not_hold_up_the_next_request() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.http.request_timeout = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let stuck = app.login_as(crate::helpers::ANNA, Some("one")).await;
+    let next = app.login_as(crate::helpers::ANNA, Some("two")).await;
+    let token = |login: &serde_json::Value| login["refreshToken"].as_str().unwrap().to_owned();
+    if !app.store.can_listen() {
+        assert_eq!(app.refresh(&token(&next)).await.code(), None);
+        return;
+    }
+    let admin = sea_orm::Database::connect(&app.database.url).await.unwrap();
+    let lock = admin.begin().await.unwrap();
+    lock.execute_unprepared(
+        "SELECT 1 FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+         WHERE s.device_id = 'one' AND t.used_at IS NULL FOR UPDATE OF t",
+    )
+    .await
+    .unwrap();
+
+    let cut = app.refresh(&token(&stuck)).await;
+    assert_eq!(cut.code(), Some("REQUEST_TIMEOUT"), "{}", cut.body);
+    // The stuck statement still waits for the lock: the next refresh must not wait behind it.
+    let response = app.refresh(&token(&next)).await;
+    assert_eq!(response.code(), None, "{}", response.body);
+
+    lock.rollback().await.unwrap();
+    admin.close().await.unwrap();
+}
