@@ -58,13 +58,7 @@ impl Application {
                 )
             }
         };
-        // One pooled HTTP client for the process; adapters set their own per-request timeouts.
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .user_agent(concat!("login-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("building the HTTP client")?;
+        let http = crate::adapters::http_client().context("building the HTTP client")?;
         let metrics = Arc::new(Metrics::default());
         let hybris = Arc::new(
             HybrisClient::new(

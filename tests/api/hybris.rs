@@ -138,3 +138,57 @@ async fn a_profile_401_right_after_a_fresh_token_is_an_upstream_fault() {
     let error = authenticate(&client, &email, &password).await.unwrap_err();
     assert!(matches!(error, IdpError::TokenRejected(_)), "{error:?}");
 }
+
+/// A redirect from Hybris is not followed (`adapters::http_client`): a followed 307 would
+/// POST the member's password and our client secret to wherever it points. The error says
+/// what to fix, and the address redirected to hears nothing.
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_the_error_says_so() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counted = reached.clone();
+    let elsewhere = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { "{}" }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, elsewhere).await.unwrap() });
+    let redirecting = axum::Router::new().fallback(move |uri: axum::http::Uri| async move {
+        (
+            axum::http::StatusCode::TEMPORARY_REDIRECT,
+            [(
+                axum::http::header::LOCATION,
+                format!("http://{target}{uri}"),
+            )],
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hybris = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirecting).await.unwrap() });
+    let client = HybrisClient::new(
+        login_api::adapters::http_client().unwrap(),
+        Default::default(),
+        std::time::Duration::from_secs(5),
+        format!("http://{hybris}"),
+        "app".into(),
+        SecretString::from("right-secret".to_owned()),
+        "rcc".into(),
+    );
+    let (email, password) = anna();
+
+    let Err(error) = client.check_password(&email, &password).await else {
+        panic!("a redirect let the password check pass");
+    };
+
+    assert!(matches!(error, IdpError::Unexpected(_)), "{error:?}");
+    let message = format!("{error:#}");
+    assert!(message.contains("307"), "{message}");
+    assert!(message.contains("HYBRIS_BASE_URL"), "{message}");
+    assert!(!message.contains("Ride-2026!"), "{message}");
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+}

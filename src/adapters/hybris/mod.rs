@@ -161,7 +161,8 @@ impl HybrisClient {
                 error.error
             ))),
             _ => Err(IdpError::Unexpected(anyhow!(
-                "token endpoint answered {status} with error {:?}",
+                "token endpoint answered {status}{} with error {:?}",
+                not_followed(status),
                 error.error
             ))),
         }
@@ -208,7 +209,8 @@ impl HybrisClient {
         }
         if !status.is_success() {
             return Err(IdpError::Unexpected(anyhow!(
-                "profile endpoint answered {status}"
+                "profile endpoint answered {status}{}",
+                not_followed(status)
             )));
         }
         response
@@ -330,6 +332,16 @@ impl MemberDirectory for HybrisClient {
         customer
             .into_profile(&grant.username, self.roles_field.as_deref())
             .map_err(IdpError::InvalidData)
+    }
+}
+
+/// What an operator needs to know of a redirect (`adapters::http_client` follows none): where
+/// to look. Empty for any other status.
+pub(super) fn not_followed(status: StatusCode) -> &'static str {
+    if status.is_redirection() {
+        ", a redirect, which is not followed (it would send the credentials on): set HYBRIS_BASE_URL to the address Hybris redirects to"
+    } else {
+        ""
     }
 }
 

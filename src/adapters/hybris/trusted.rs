@@ -75,6 +75,12 @@ impl TrustedClient {
                 "token endpoint answered {status} to the trusted client"
             )));
         }
+        if status.is_redirection() {
+            return Err(IdpError::Unexpected(anyhow!(
+                "token endpoint answered {status} to the trusted client{}",
+                super::not_followed(status)
+            )));
+        }
         if !status.is_success() {
             return Err(IdpError::Unexpected(anyhow!(
                 "Hybris refused the trusted client ({status}): check HYBRIS_TRUSTED_CLIENT_ID and HYBRIS_TRUSTED_CLIENT_SECRET"
@@ -101,7 +107,8 @@ impl TrustedClient {
             StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => return Ok(Read::Unknown),
             status if !status.is_success() => {
                 return Err(IdpError::Unexpected(anyhow!(
-                    "customer endpoint answered {status} to the trusted client"
+                    "customer endpoint answered {status} to the trusted client{}",
+                    super::not_followed(status)
                 )));
             }
             _ => {}
