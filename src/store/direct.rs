@@ -297,7 +297,7 @@ pub(super) async fn claim_outbox_rows(
 }
 
 /// sqlx's error as sea-orm reports a failed query, so that callers see one error type.
-fn query_error(error: sqlx::Error) -> StoreError {
+pub(super) fn query_error(error: sqlx::Error) -> StoreError {
     DbErr::Query(RuntimeErr::SqlxError(error.into())).into()
 }
 

@@ -227,20 +227,22 @@ impl Store {
 
     /// The other instances whose lease may still run: renewed within [`LEASE`] and a margin.
     async fn leaseholders(&self) -> StoreResult<Vec<u64>> {
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!(
+        // On the direct pool: one exchange, where sea-orm's pool adds its release ping.
+        let mut conn = self.direct_connection().await?;
+        let rows: Vec<String> = conn
+            .run(async |c| {
+                sea_orm::sqlx::query_scalar(
                     "SELECT instance FROM read_cache_leases \
-                     WHERE renewed_at > clock_timestamp() - interval '{} milliseconds'",
-                    (LEASE + Duration::from_millis(500)).as_millis()
-                ),
-            ))
-            .await?;
+                     WHERE renewed_at > clock_timestamp() - make_interval(secs => $1)",
+                )
+                .bind((LEASE + Duration::from_millis(500)).as_secs_f64())
+                .fetch_all(c)
+                .await
+            })
+            .await
+            .map_err(super::direct::query_error)?;
         let mut instances = Vec::with_capacity(rows.len());
-        for row in rows {
-            let instance: String = row.try_get("", "instance")?;
+        for instance in rows {
             match u64::from_str_radix(&instance, 16) {
                 Ok(instance) if instance != self.acks.instance => instances.push(instance),
                 _ => {}
