@@ -78,13 +78,13 @@ impl AccountMutation {
         let issued = counted(
             ctx,
             |m| &m.logins,
-            Box::pin(auth.login(LoginRequest {
+            auth.login(LoginRequest {
                 email: input.email,
                 password: input.password,
                 device: input.device.unwrap_or_default().into(),
                 client_ip: client_ip(ctx),
                 link_token: input.link_token,
-            }))
+            })
             .await,
         )?;
         Ok(AuthPayload::new(issued, auth.today()))

@@ -152,7 +152,8 @@ impl SecurityQuery {
         };
         let mut events = api(
             ctx,
-            Box::pin(auth.security_activity(principal, before, first as u64 + 1)).await,
+            auth.security_activity(principal, before, first as u64 + 1)
+                .await,
         )?;
         let has_next_page = events.len() > first as usize;
         events.truncate(first as usize);
@@ -243,7 +244,7 @@ impl SecurityMutation {
         let auth = auth(ctx)?;
         let deletion = api(
             ctx,
-            Box::pin(auth.delete_account(principal, &input.confirmation)).await,
+            auth.delete_account(principal, &input.confirmation).await,
         )?;
         Ok(AccountDeletion {
             deleted_at: DateTime(deletion.deleted_at),

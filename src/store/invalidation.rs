@@ -195,7 +195,8 @@ impl Store {
 
     async fn await_acknowledgements(&self, mut pending: Pending) {
         let deadline = tokio::time::Instant::now() + OUTWAIT;
-        let listeners = match self.leaseholders().await {
+        // Boxed: inline, its statement's future would enlarge every sign-in's and logout's.
+        let listeners = match Box::pin(self.leaseholders()).await {
             Ok(listeners) => listeners,
             Err(error) => {
                 tracing::warn!(%error, "finding the read cache leaseholders failed: outwaiting their leases");
