@@ -15,8 +15,9 @@ pub mod social;
 /// Redirects are not followed. Each peer is configured by its final address, and a followed
 /// 307 or 308 re-sends the request's body and the headers reqwest does not know to be secret
 /// (the member's password and our client secret in a token request, `X-Algolia-API-Key`) to
-/// wherever the redirect points. A redirect is answered as the status it is, which each adapter
-/// reports as an unexpected answer.
+/// wherever the redirect points. A redirect is answered as the status it is: Hybris reports it
+/// as unexpected and names `HYBRIS_BASE_URL`; the other adapters treat it as any status they do
+/// not expect (Algolia tries its next host, the JWKS fetch reports an outage).
 pub fn http_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(5))

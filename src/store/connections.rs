@@ -7,8 +7,9 @@
 //! exchange. What the ping guarded against is kept: a connection whose statement did not finish
 //! (an error, or a request dropped mid-statement) is closed instead of given back, and one idle
 //! for `PING_IF_IDLE_FOR` is pinged before it is handed out, as in sea-orm's pool, so that a
-//! restarted PostgreSQL costs no request. Connections older than `MAX_LIFETIME` are replaced,
-//! as sqlx's pool does by default.
+//! connection PostgreSQL closed while it sat idle costs no request (one used more recently
+//! fails its statement, as in sea-orm's pool). Connections older than `MAX_LIFETIME` are
+//! replaced, as sqlx's pool does by default; idle ones stay open (at most `MAX_SIZE`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -80,13 +81,23 @@ pub struct DirectConnection {
 }
 
 impl DirectConnection {
-    /// Takes a connection (waiting up to 10 s when all are in use). Errors: none could be
-    /// opened or none became free in time.
+    /// Takes a connection: waits up to 10 s for a free one when all are in use, then up to 5 s
+    /// for the ping of one idle for `PING_IF_IDLE_FOR` or for opening a new one. Errors: the
+    /// wait timed out (`PoolTimedOut`), opening or pinging timed out (an I/O `TimedOut`), or
+    /// PostgreSQL refused the connection.
     pub async fn take(pool: &Pool<Connector>) -> Result<Self, sqlx::Error> {
-        use deadpool::managed::PoolError;
+        use deadpool::managed::{PoolError, TimeoutType};
+        let timed_out = |what: &str| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{what} timed out"),
+            ))
+        };
         let object = pool.get().await.map_err(|error| match error {
             PoolError::Backend(error) => error,
-            PoolError::Timeout(_) => sqlx::Error::PoolTimedOut,
+            PoolError::Timeout(TimeoutType::Wait) => sqlx::Error::PoolTimedOut,
+            PoolError::Timeout(TimeoutType::Create) => timed_out("connecting to PostgreSQL"),
+            PoolError::Timeout(TimeoutType::Recycle) => timed_out("pinging an idle connection"),
             PoolError::Closed => sqlx::Error::PoolClosed,
             other => sqlx::Error::Configuration(other.to_string().into()),
         })?;

@@ -72,7 +72,7 @@ pub struct Store {
 /// release. The window is HikariCP's `aliveBypassWindowMs` (500 ms): a connection that answered
 /// that recently is very likely still there, and one that broke meanwhile fails its statement,
 /// as it could between a ping and the statement anyway. The cost: when PostgreSQL restarts or
-/// fails over under load, each pooled connection (up to 16) fails one request before it is
+/// fails over under load, each pooled connection (up to 16, and 8 in `connections`' pool) fails one request before it is
 /// replaced, where the ping on every checkout replaced most of them unnoticed.
 pub const PING_IF_IDLE_FOR: Duration = Duration::from_millis(500);
 

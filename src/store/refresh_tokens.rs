@@ -97,11 +97,12 @@ impl Store {
     /// On PostgreSQL, with a `prospect`, the find and the claim are one statement that claims
     /// only when the prospect's conditions hold (`decide` is asked all the same; should it
     /// refuse a claimed token, which the prospect's rules rule out, the refusal stands and is
-    /// logged as an error, and the token stays used with its successor stored). Otherwise the find and the
-    /// claim share one connection of the direct pool (`connections`); when the rotation writes an audit row (`record_refresh`, and then there is no
-    /// prospect), the claim is a transaction on a connection of sea-orm's pool, taken after the
-    /// first is given back. `decide` is a plain function, not a future, so that nothing else can
-    /// wait for a connection while this one is held.
+    /// logged as an error, and the token stays used with its successor stored). Otherwise the
+    /// find and the claim share one connection of the direct pool (`connections`); when the
+    /// rotation writes an audit row (`record_refresh`, and then there is no prospect), the
+    /// claim is a transaction on a connection of sea-orm's pool, taken after the first is given
+    /// back. `decide` is a plain function, not a future, so that nothing else can wait for a
+    /// connection while this one is held.
     #[tracing::instrument(name = "db.rotate_refresh_token", skip_all)]
     pub async fn rotate_refresh_token<'s, E>(
         &self,

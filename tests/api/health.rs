@@ -314,9 +314,13 @@ async fn connections_closed_by_the_database_while_idle_are_replaced_unnoticed() 
 async fn a_statement_cut_off_by_the_request_timeout_does_not_hold_up_the_next_request() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let app = crate::helpers::spawn_app_with(|settings| {
-        settings.http.request_timeout = std::time::Duration::from_millis(500);
+        // Under `PING_IF_IDLE_FOR`, so that the stuck connection, were it given back, would be
+        // handed out again without the ping (which would find it out); long enough for a login
+        // and for the next refresh to open a connection.
+        settings.http.request_timeout = std::time::Duration::from_millis(400);
     })
     .await;
+    assert!(std::time::Duration::from_millis(400) < login_api::store::PING_IF_IDLE_FOR);
     let stuck = app.login_as(crate::helpers::ANNA, Some("one")).await;
     let next = app.login_as(crate::helpers::ANNA, Some("two")).await;
     let token = |login: &serde_json::Value| login["refreshToken"].as_str().unwrap().to_owned();

@@ -186,6 +186,7 @@ async fn a_redirect_is_not_followed_and_the_error_says_so() {
     assert!(message.contains("307"), "{message}");
     assert!(message.contains("HYBRIS_BASE_URL"), "{message}");
     assert!(!message.contains("Ride-2026!"), "{message}");
+    assert!(!message.contains("right-secret"), "{message}");
     assert_eq!(
         reached.load(Ordering::SeqCst),
         0,

@@ -161,9 +161,9 @@ impl HybrisClient {
                 error.error
             ))),
             _ => Err(IdpError::Unexpected(anyhow!(
-                "token endpoint answered {status}{} with error {:?}",
-                not_followed(status),
-                error.error
+                "token endpoint answered {status} with error {:?}{}",
+                error.error,
+                not_followed(status)
             ))),
         }
     }
@@ -339,7 +339,7 @@ impl MemberDirectory for HybrisClient {
 /// to look. Empty for any other status.
 pub(super) fn not_followed(status: StatusCode) -> &'static str {
     if status.is_redirection() {
-        ", a redirect, which is not followed (it would send the credentials on): set HYBRIS_BASE_URL to the address Hybris redirects to"
+        ": a redirect, not followed (a 307 or 308 would send the credentials on): set HYBRIS_BASE_URL to the address Hybris redirects to"
     } else {
         ""
     }
