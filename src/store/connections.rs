@@ -1,5 +1,6 @@
 //! The connections the hottest statements run on (the refresh's, the relay's claim and
-//! settle): on PostgreSQL, a small pool of plain sqlx connections beside sea-orm's.
+//! settle, the writers' read-cache leaseholder lookup): on PostgreSQL, a small pool of plain
+//! sqlx connections beside sea-orm's.
 //!
 //! Why: sqlx's pool pings every connection as it is given back, in a task it spawns for it,
 //! and no option turns that off. A refresh is one statement, so that ping was one exchange in
