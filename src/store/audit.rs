@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use uuid::Uuid;
@@ -32,30 +32,31 @@ pub(super) async fn insert(conn: &impl ConnectionTrait, events: &[AuditEvent]) -
     if events.is_empty() {
         return Ok(());
     }
-    auth_events::Entity::insert_many(events.iter().map(|e| row(e, None)))
+    auth_events::Entity::insert_many(events.iter().map(|e| row(e, None).into_active_model()))
         .exec_without_returning(conn)
         .await?;
     Ok(())
 }
 
-fn row(event: &AuditEvent, summary_key: Option<String>) -> auth_events::ActiveModel {
-    auth_events::ActiveModel {
-        id: Set(event.id),
-        occurred_at: Set(event.at),
-        event_type: Set(event.kind.as_str().to_owned()),
-        outcome: Set(event.outcome.as_str().to_owned()),
-        reason: Set(event.reason.clone()),
-        method: Set(event.method.map(|m| m.as_str().to_owned())),
-        user_id: Set(event.user_id.map(|id| id.0)),
-        session_id: Set(event.session_id.map(|id| id.0)),
-        device_hash: Set(event.device_hash.clone()),
-        client_ip: Set(event.client_ip.map(|ip| ip.to_string())),
-        request_id: Set(event.request_id.clone()),
-        subject_hash: Set(event.subject_hash.clone()),
-        details: Set((!event.details.is_empty())
-            .then(|| serde_json::to_string(&event.details).unwrap_or_default())),
-        event_count: Set(event.count.clamp(1, i32::MAX as i64) as i32),
-        summary_key: Set(summary_key),
+/// The row of `event`; `summary_key` for a row that counts a minute's repeats.
+pub(super) fn row(event: &AuditEvent, summary_key: Option<String>) -> auth_events::Model {
+    auth_events::Model {
+        id: event.id,
+        occurred_at: event.at,
+        event_type: event.kind.as_str().to_owned(),
+        outcome: event.outcome.as_str().to_owned(),
+        reason: event.reason.clone(),
+        method: event.method.map(|m| m.as_str().to_owned()),
+        user_id: event.user_id.map(|id| id.0),
+        session_id: event.session_id.map(|id| id.0),
+        device_hash: event.device_hash.clone(),
+        client_ip: event.client_ip.map(|ip| ip.to_string()),
+        request_id: event.request_id.clone(),
+        subject_hash: event.subject_hash.clone(),
+        details: (!event.details.is_empty())
+            .then(|| serde_json::to_string(&event.details).unwrap_or_default()),
+        event_count: event.count.clamp(1, i32::MAX as i64) as i32,
+        summary_key,
     }
 }
 
@@ -115,7 +116,7 @@ impl Store {
     /// minute), creating it with that count.
     #[tracing::instrument(name = "db.count_audit_summary", skip_all)]
     pub async fn count_audit_summary(&self, event: &AuditEvent, key: &str) -> StoreResult<()> {
-        auth_events::Entity::insert(row(event, Some(key.to_owned())))
+        auth_events::Entity::insert(row(event, Some(key.to_owned())).into_active_model())
             .on_conflict(
                 OnConflict::column(auth_events::Column::SummaryKey)
                     .value(

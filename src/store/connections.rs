@@ -75,10 +75,11 @@ pub fn pool(url: &str) -> anyhow::Result<Pool<Connector>> {
 }
 
 /// A connection of the pool, given back when dropped only if every statement run on it
-/// finished (`run`); otherwise closed.
+/// finished (`run`) and no transaction is open (`begin`); otherwise closed.
 pub struct DirectConnection {
     object: Option<Object<Connector>>,
     finished: bool,
+    in_transaction: bool,
 }
 
 impl DirectConnection {
@@ -105,7 +106,35 @@ impl DirectConnection {
         Ok(Self {
             object: Some(object),
             finished: true,
+            in_transaction: false,
         })
+    }
+
+    /// `BEGIN`: until `commit` or `rollback` has succeeded, dropping the connection closes it
+    /// (PostgreSQL then rolls the transaction back).
+    pub async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        self.in_transaction = true;
+        self.simple("BEGIN").await
+    }
+
+    /// `COMMIT`. Errors: PostgreSQL refused it (the transaction is then rolled back).
+    pub async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.simple("COMMIT").await?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
+    /// `ROLLBACK`, for a transaction a statement has failed in.
+    pub async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.simple("ROLLBACK").await?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
+    async fn simple(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        use sqlx::Executor;
+        self.run(async |c| c.execute(sqlx::raw_sql(sql)).await.map(drop))
+            .await
     }
 
     /// Runs one statement on the connection: `statement` gets it and returns the statement's
@@ -125,7 +154,7 @@ impl DirectConnection {
 
 impl Drop for DirectConnection {
     fn drop(&mut self) {
-        if !self.finished
+        if (!self.finished || self.in_transaction)
             && let Some(object) = self.object.take()
         {
             // Out of the pool: the socket closes with it.

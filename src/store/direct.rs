@@ -314,7 +314,7 @@ fn refresh_token_at(row: &PgRow, at: usize) -> Result<refresh_tokens::Model, sql
     })
 }
 
-fn session_at(row: &PgRow, at: usize) -> Result<sessions::Model, sqlx::Error> {
+pub(super) fn session_at(row: &PgRow, at: usize) -> Result<sessions::Model, sqlx::Error> {
     Ok(sessions::Model {
         id: row.try_get(at)?,
         user_id: row.try_get(at + 1)?,
@@ -335,7 +335,7 @@ fn session_at(row: &PgRow, at: usize) -> Result<sessions::Model, sqlx::Error> {
     })
 }
 
-fn user_at(row: &PgRow, at: usize) -> Result<users::Model, sqlx::Error> {
+pub(super) fn user_at(row: &PgRow, at: usize) -> Result<users::Model, sqlx::Error> {
     Ok(users::Model {
         id: row.try_get(at)?,
         upstream_customer_id: row.try_get(at + 1)?,

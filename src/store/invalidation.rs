@@ -157,18 +157,8 @@ impl Store {
                 pending: None,
             });
         }
-        let pending = self.acks.expect();
-        let chunks = users.chunks(USERS_PER_NOTIFICATION);
-        let count = chunks.len();
-        for (index, chunk) in chunks.enumerate() {
-            let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
-            let payload = format!(
-                "{:x} {:x} {} {}",
-                self.acks.instance,
-                pending.nonce,
-                u8::from(index + 1 == count),
-                ids.join(",")
-            );
+        let (announced, payloads) = self.announcement(users);
+        for payload in payloads {
             txn.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT pg_notify($1, $2)",
@@ -176,10 +166,33 @@ impl Store {
             ))
             .await?;
         }
-        Ok(Announced {
+        Ok(announced)
+    }
+
+    /// The payloads on [`CHANNEL`] that announce `users` (PostgreSQL; at least one user), in
+    /// the order they are to be sent, and what to [`Store::settle`] after the commit.
+    pub(super) fn announcement(&self, users: Vec<Uuid>) -> (Announced, Vec<String>) {
+        let pending = self.acks.expect();
+        let chunks = users.chunks(USERS_PER_NOTIFICATION);
+        let count = chunks.len();
+        let payloads = chunks
+            .enumerate()
+            .map(|(index, chunk)| {
+                let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+                format!(
+                    "{:x} {:x} {} {}",
+                    self.acks.instance,
+                    pending.nonce,
+                    u8::from(index + 1 == count),
+                    ids.join(",")
+                )
+            })
+            .collect();
+        let announced = Announced {
             users,
             pending: Some(pending),
-        })
+        };
+        (announced, payloads)
     }
 
     /// After the commit: this instance forgets the users at once, then waits until every other

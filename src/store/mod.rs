@@ -13,6 +13,7 @@ pub mod cache;
 mod connections;
 mod deletion;
 mod direct;
+mod direct_login;
 mod entities;
 mod identities;
 mod invalidation;

@@ -7,9 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, Statement,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -56,25 +55,32 @@ pub(super) async fn insert(
     if messages.is_empty() {
         return Ok(());
     }
-    let rows = messages.into_iter().map(|m| outbox::ActiveModel {
-        member_id: Set(member_data_of(&m.payload)),
-        id: Set(m.id),
-        sink: Set(m.sink.as_str().to_owned()),
-        message_key: Set(m.key),
-        payload: Set(m.payload.to_string()),
-        created_at: Set(now),
-        available_at: Set(now),
-        attempts: Set(0),
-        last_error: Set(None),
-        claimed_until: Set(None),
-        claimed_by: Set(None),
-        delivered_at: Set(None),
-        dead_at: Set(None),
-    });
+    let rows = messages
+        .into_iter()
+        .map(|m| row(now, m).into_active_model());
     outbox::Entity::insert_many(rows)
         .exec_without_returning(txn)
         .await?;
     Ok(())
+}
+
+/// The pending row of `message`, written at `now`.
+pub(super) fn row(now: DateTime<Utc>, message: NewOutboxMessage) -> outbox::Model {
+    outbox::Model {
+        member_id: member_data_of(&message.payload),
+        id: message.id,
+        sink: message.sink.as_str().to_owned(),
+        message_key: message.key,
+        payload: message.payload.to_string(),
+        created_at: now,
+        available_at: now,
+        attempts: 0,
+        last_error: None,
+        claimed_until: None,
+        claimed_by: None,
+        delivered_at: None,
+        dead_at: None,
+    }
 }
 
 impl Store {
