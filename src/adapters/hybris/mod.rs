@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 pub mod breaker;
 mod call_window;
+mod endpoints;
 mod guarded;
 mod occ;
 mod trusted;
@@ -25,6 +26,7 @@ pub use trusted::TrustedClient;
 use crate::domain::{CustomerProfile, Email, Password};
 use crate::metrics::Metrics;
 use crate::ports::{IdpError, MemberDirectory, PasswordChecker, UpstreamGrant};
+use endpoints::Endpoints;
 use occ::OccCustomer;
 
 /// The profile fields we ask OCC for, including the club's custom membership attributes.
@@ -52,6 +54,8 @@ pub struct HybrisClient {
     base_site: String,
     /// The `fields` of the profile read: ours, and the roles field when one is configured.
     profile_fields: String,
+    /// The endpoints of every sign-in, parsed once; the error names `HYBRIS_BASE_URL`.
+    endpoints: Result<Endpoints, String>,
     roles_field: Option<String>,
     /// Outage protection: `None` calls Hybris whatever happened before.
     breaker: Option<breaker::CircuitBreaker>,
@@ -72,6 +76,7 @@ impl HybrisClient {
         client_secret: SecretString,
         base_site: String,
     ) -> Self {
+        let endpoints = Endpoints::parse(&base_url, &base_site, PROFILE_FIELDS);
         Self {
             http,
             metrics,
@@ -80,6 +85,7 @@ impl HybrisClient {
             client_id,
             client_secret,
             base_site,
+            endpoints,
             profile_fields: PROFILE_FIELDS.to_owned(),
             roles_field: None,
             breaker: None,
@@ -116,6 +122,8 @@ impl HybrisClient {
     pub fn with_roles_field(mut self, field: Option<String>) -> Self {
         if let Some(field) = &field {
             self.profile_fields = format!("{PROFILE_FIELDS},{field}");
+            self.endpoints =
+                Endpoints::parse(&self.base_url, &self.base_site, &self.profile_fields);
         }
         self.roles_field = field;
         self
@@ -129,7 +137,7 @@ impl HybrisClient {
     ) -> Result<SecretString, IdpError> {
         let response = self
             .http
-            .post(format!("{}/authorizationserver/oauth/token", self.base_url))
+            .post(self.endpoints()?.token.clone())
             .form(&[
                 ("grant_type", "password"),
                 ("username", email.as_str()),
@@ -168,20 +176,23 @@ impl HybrisClient {
         }
     }
 
-    /// GETs the OCC customer `user` (`current`, or a uid already percent-encoded) with
-    /// `token` and our profile fields; a 5xx is an outage. The caller reads the status.
+    /// The parsed endpoints. Errors: `HYBRIS_BASE_URL` does not make a URL.
+    fn endpoints(&self) -> Result<&Endpoints, IdpError> {
+        self.endpoints
+            .as_ref()
+            .map_err(|error| IdpError::Unexpected(anyhow!("{error}")))
+    }
+
+    /// GETs the OCC customer at `url` (`Endpoints::current`, or `customer_url`'s) with `token`;
+    /// a 5xx is an outage. The caller reads the status.
     async fn get_customer(
         &self,
-        user: &str,
+        url: reqwest::Url,
         token: &SecretString,
     ) -> Result<reqwest::Response, IdpError> {
         let response = self
             .http
-            .get(format!(
-                "{}/occ/v2/{}/users/{user}",
-                self.base_url, self.base_site
-            ))
-            .query(&[("fields", self.profile_fields.as_str())])
+            .get(url)
             .bearer_auth(token.expose_secret())
             .timeout(self.timeout)
             .send()
@@ -198,7 +209,8 @@ impl HybrisClient {
 
     #[tracing::instrument(name = "hybris.profile", skip_all)]
     async fn current_customer(&self, access_token: &SecretString) -> Result<OccCustomer, IdpError> {
-        let response = self.get_customer("current", access_token).await?;
+        let url = self.endpoints()?.current.clone();
+        let response = self.get_customer(url, access_token).await?;
         let status = response.status();
         // A token it issued a moment ago refused: Hybris's fault (a token store failing
         // over), not the member's credentials. Worth retrying later.
@@ -281,12 +293,12 @@ impl PasswordChecker for HybrisClient {
     /// the endpoint existed answer 302 (to a login page), 401 or 404: nothing to revoke there.
     #[tracing::instrument(name = "hybris.revoke", skip_all)]
     async fn revoke(&self, grant: UpstreamGrant) {
+        let Ok(endpoints) = self.endpoints() else {
+            return;
+        };
         let response = self
             .http
-            .post(format!(
-                "{}/authorizationserver/oauth/revoke",
-                self.base_url
-            ))
+            .post(endpoints.revoke.clone())
             .form(&[
                 ("token", grant.access_token().expose_secret()),
                 ("token_type_hint", "access_token"),

@@ -56,10 +56,7 @@ impl TrustedClient {
         let hybris = &self.hybris;
         let response = hybris
             .http
-            .post(format!(
-                "{}/authorizationserver/oauth/token",
-                hybris.base_url
-            ))
+            .post(hybris.endpoints()?.token.clone())
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", self.client_id.as_str()),
@@ -99,7 +96,11 @@ impl TrustedClient {
         let user =
             percent_encoding::utf8_percent_encode(uid.as_str(), percent_encoding::NON_ALPHANUMERIC)
                 .to_string();
-        let response = hybris.get_customer(&user, token).await?;
+        let url = hybris
+            .endpoints()?
+            .customer(&user)
+            .map_err(|error| IdpError::Unexpected(anyhow!("{error}")))?;
+        let response = hybris.get_customer(url, token).await?;
         let status = response.status();
         match status {
             StatusCode::UNAUTHORIZED => return Ok(Read::TokenRefused),
