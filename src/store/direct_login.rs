@@ -2,7 +2,7 @@
 //! on PostgreSQL in four exchanges on the direct pool: `BEGIN`; the member, its identity, the
 //! device's previous session ended, the new session and its first refresh token as one
 //! statement; the outbox rows, the audit rows and the invalidation's `NOTIFY` as another;
-//! `COMMIT`.
+//! `COMMIT` with the read cache's leaseholder lookup after it.
 //!
 //! Why: through sea-orm the same writes took nine exchanges and the pool's release ping, and
 //! about 590,000 of a login's 1.5 million instructions (`bench/callgrind`); PostgreSQL pays
@@ -14,14 +14,15 @@
 //! violation; it is rolled back and the general path runs. The rows written are the same as the
 //! general path's: the PostgreSQL suite runs every sign-in test through this one.
 
-use sea_orm::sqlx::{self, postgres::PgRow};
+use sea_orm::sqlx::{self, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use super::direct::{query_error, session_at, user_at};
+use super::invalidation::{CHANNEL, COMMIT_THEN_LEASEHOLDERS_SQL};
 use super::logins::{LoginMember, LoginRecord, NewLogin};
 use super::sessions::to_session;
 use super::users::to_user;
-use super::{Store, StoreResult, audit, invalidation::CHANNEL, outbox};
+use super::{Store, StoreResult, audit, outbox};
 use crate::domain::EndReason;
 
 /// The member upserted by customer id (as `members::upsert_member`), its directory identity
@@ -252,9 +253,22 @@ impl Store {
         })
         .await
         .map_err(query_error)?;
-        conn.commit().await.map_err(query_error)?;
+        let leaseholders = match conn
+            .commit_then(COMMIT_THEN_LEASEHOLDERS_SQL)
+            .await
+            .map_err(query_error)?
+        {
+            Ok(rows) => rows
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>(),
+            Err(error) => Err(error),
+        };
         drop(conn);
-        self.settle(announced).await;
+        let leaseholders = leaseholders
+            .inspect_err(|error| tracing::warn!(%error, "reading the leaseholders after the commit failed: reading them again"))
+            .ok();
+        self.settle_among(announced, leaseholders).await;
         audit::log(&record.audited);
         Ok(Some(record))
     }

@@ -36,6 +36,13 @@ pub const LISTENER_NAME: &str = "login-api read cache";
 /// How long after its commit a writer waits at most: a [`LEASE`] and a margin for the two
 /// machines' clocks.
 pub const OUTWAIT: Duration = LEASE.saturating_add(Duration::from_millis(50));
+/// How much longer than [`LEASE`] a writer counts a lease as running: a renewal in flight.
+const LEASE_MARGIN: Duration = Duration::from_millis(500);
+/// `COMMIT`, then the leaseholders' lookup, as one simple-protocol query: the lookup follows
+/// the commit as `Store::settle`'s does, in the commit's exchange. No parameters there: the
+/// window ([`LEASE`] and [`LEASE_MARGIN`]) is written in, and a test holds the two equal.
+pub(super) const COMMIT_THEN_LEASEHOLDERS_SQL: &str = "COMMIT; SELECT instance FROM \
+    read_cache_leases WHERE renewed_at > clock_timestamp() - interval '1.5 seconds'";
 /// Users per notification: 150 × 37 bytes stays well under PostgreSQL's 8000-byte payload.
 const USERS_PER_NOTIFICATION: usize = 150;
 
@@ -198,19 +205,33 @@ impl Store {
     /// After the commit: this instance forgets the users at once, then waits until every other
     /// instance has (see the module docs). Never fails: the write is committed.
     pub(super) async fn settle(&self, announced: Announced) {
+        self.settle_among(announced, None).await;
+    }
+
+    /// [`Store::settle`], given the leaseholders' `instance` column as read right after the
+    /// commit ([`COMMIT_THEN_LEASEHOLDERS_SQL`]); `None` reads it now.
+    pub(super) async fn settle_among(
+        &self,
+        announced: Announced,
+        leaseholders: Option<Vec<String>>,
+    ) {
         for user in &announced.users {
             self.cache.invalidate(*user);
         }
         if let Some(pending) = announced.pending {
-            self.await_acknowledgements(pending).await;
+            self.await_acknowledgements(pending, leaseholders).await;
         }
     }
 
-    async fn await_acknowledgements(&self, mut pending: Pending) {
+    async fn await_acknowledgements(&self, mut pending: Pending, read: Option<Vec<String>>) {
         let deadline = tokio::time::Instant::now() + OUTWAIT;
-        // Boxed: inline, its statement's future would enlarge every sign-in's and logout's.
-        let listeners = match Box::pin(self.leaseholders()).await {
-            Ok(listeners) => listeners,
+        let found = match read {
+            Some(instances) => Ok(instances),
+            // Boxed: inline, its statement's future would enlarge every sign-in's and logout's.
+            None => Box::pin(self.leaseholders()).await,
+        };
+        let listeners = match found {
+            Ok(instances) => self.others(instances),
             Err(error) => {
                 tracing::warn!(%error, "finding the read cache leaseholders failed: outwaiting their leases");
                 tokio::time::sleep_until(deadline).await;
@@ -239,30 +260,31 @@ impl Store {
         }
     }
 
-    /// The other instances whose lease may still run: renewed within [`LEASE`] and a margin.
-    async fn leaseholders(&self) -> StoreResult<Vec<u64>> {
+    /// The instances whose lease may still run (`instance` as stored): renewed within
+    /// [`LEASE`] and [`LEASE_MARGIN`].
+    async fn leaseholders(&self) -> StoreResult<Vec<String>> {
         // On the direct pool: one exchange, where sea-orm's pool adds its release ping.
         let mut conn = self.direct_connection().await?;
-        let rows: Vec<String> = conn
-            .run(async |c| {
-                sea_orm::sqlx::query_scalar(
-                    "SELECT instance FROM read_cache_leases \
-                     WHERE renewed_at > clock_timestamp() - make_interval(secs => $1)",
-                )
-                .bind((LEASE + Duration::from_millis(500)).as_secs_f64())
-                .fetch_all(c)
-                .await
-            })
+        conn.run(async |c| {
+            sea_orm::sqlx::query_scalar(
+                "SELECT instance FROM read_cache_leases \
+                 WHERE renewed_at > clock_timestamp() - make_interval(secs => $1)",
+            )
+            .bind((LEASE + LEASE_MARGIN).as_secs_f64())
+            .fetch_all(c)
             .await
-            .map_err(super::direct::query_error)?;
-        let mut instances = Vec::with_capacity(rows.len());
-        for instance in rows {
-            match u64::from_str_radix(&instance, 16) {
-                Ok(instance) if instance != self.acks.instance => instances.push(instance),
-                _ => {}
-            }
-        }
-        Ok(instances)
+        })
+        .await
+        .map_err(super::direct::query_error)
+    }
+
+    /// The other instances among the leaseholders' `instances`.
+    fn others(&self, instances: Vec<String>) -> Vec<u64> {
+        instances
+            .iter()
+            .filter_map(|instance| u64::from_str_radix(instance, 16).ok())
+            .filter(|instance| *instance != self.acks.instance)
+            .collect()
     }
 }
 
@@ -307,6 +329,15 @@ mod tests {
         ] {
             assert_eq!(parse(&hostile), None, "{hostile}");
         }
+    }
+
+    #[test]
+    fn the_window_after_the_commit_is_the_lease_and_its_margin() {
+        let window = format!(
+            "interval '{} seconds'",
+            (LEASE + LEASE_MARGIN).as_secs_f64()
+        );
+        assert!(COMMIT_THEN_LEASEHOLDERS_SQL.contains(&window), "{window}");
     }
 
     #[tokio::test]

@@ -198,3 +198,53 @@ async fn a_listener_that_does_not_acknowledge_is_outwaited_and_the_logout_still_
     );
     silent.close().await.ok();
 }
+
+#[tokio::test]
+async fn a_login_outwaits_a_listener_that_does_not_acknowledge() {
+    let app = crate::helpers::spawn_app().await;
+    if !app.store.can_listen() {
+        return; // SQLite: one instance, no listeners.
+    }
+    use sea_orm::sqlx::{Connection, Executor, postgres::PgConnection};
+    // A login changes the member's view (`lastLoginAt`, the profile): it waits for every
+    // leaseholder as a logout does, here one that never acknowledges.
+    app.login_as(ANNA, Some("phone")).await;
+    let mut silent = PgConnection::connect(&app.database.url).await.unwrap();
+    silent
+        .execute(
+            "LISTEN login_api_invalidate; \
+             INSERT INTO read_cache_leases (instance, renewed_at) \
+             VALUES ('00000000000000fe', clock_timestamp())",
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    app.login_as(ANNA, Some("tablet")).await;
+    assert!(
+        started.elapsed() >= login_api::store::cache::LEASE,
+        "answered before the silent instance's lease could lapse"
+    );
+    silent.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_login_on_one_instance_shows_in_the_member_view_of_the_other() {
+    let (a, b) = two_instances().await;
+    let phone = a.login_as(ANNA, Some("phone")).await;
+    let before = last_login(&b, access(&phone)).await;
+    a.clock.advance(chrono::Duration::seconds(60));
+    b.clock.advance(chrono::Duration::seconds(60));
+    a.login_as(ANNA, Some("tablet")).await;
+    let after = last_login(&b, access(&phone)).await;
+    assert_ne!(
+        before, after,
+        "B served the view it cached before the login"
+    );
+}
+
+async fn last_login(app: &TestApp, token: &str) -> Value {
+    let out = app
+        .gql("{ me { lastLoginAt } }", json!({}), Some(token))
+        .await;
+    out.data("me")["lastLoginAt"].clone()
+}
