@@ -71,6 +71,7 @@ pub fn relay(env: &Env) -> ConfigResult<RelaySettings> {
         )? as i64),
         retry_max: env.seconds("OUTBOX_RETRY_MAX_SECS", 900, 1..=86_400)?,
         poll_interval: env.millis("OUTBOX_POLL_INTERVAL_MS", 1000, 10..=60_000)?,
+        linger: env.millis("OUTBOX_LINGER_MS", 5, 0..=1000)?,
         lease: env.seconds("OUTBOX_LEASE_SECS", 60, 1..=3600)?,
     })
 }

@@ -528,3 +528,35 @@ async fn delivered_rows_are_purged_after_a_week_and_pending_ones_never() {
         1
     );
 }
+
+#[tokio::test]
+async fn writes_committed_while_the_relay_lingers_go_out_in_one_batch() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app_with(|s| {
+        s.relay.linger = std::time::Duration::from_secs(2);
+        s.relay.poll_interval = std::time::Duration::from_secs(60);
+    })
+    .await;
+    // The first login wakes the relay; it lingers, and the next two join its batch. The clock
+    // moves between them: a row settled on its own would carry an earlier `delivered_at`.
+    for i in 0..3 {
+        app.login_as(&format!("member{i}@example.org"), None).await;
+        app.clock.advance(Duration::seconds(1));
+    }
+    app.eventually("the three records to be indexed", || async {
+        delivered(&app, Sink::SearchIndex).await == 3
+    })
+    .await;
+    let db = app.store.connection();
+    let settles: i64 = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(DISTINCT delivered_at) AS n FROM outbox WHERE sink = 'algolia'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap();
+    assert_eq!(settles, 1, "the three rows were settled in one batch");
+}
