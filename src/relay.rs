@@ -163,23 +163,25 @@ impl Relay {
             .filter(|m| legacy.contains(&m.id) && delivered.contains(&m.id))
             .chain(failed.iter().map(|(m, _)| *m))
             .collect();
+        // The rare paths' futures boxed: inline, they would make this future (created per
+        // batch, and moved with it) several KB larger.
         let deleted_meanwhile = if unsure.is_empty() {
             Vec::new()
         } else {
-            self.deleted_members(unsure.into_iter()).await?
+            Box::pin(self.deleted_members(unsure.into_iter())).await?
         };
         let of_deleted = |m: &OutboxMessage| {
             member_data_of(&m.payload).is_some_and(|member| deleted_meanwhile.contains(&member))
         };
         for message in messages.iter().filter(|m| legacy.contains(&m.id)) {
             if delivered.contains(&message.id) && of_deleted(message) {
-                self.store.drop_outbox(message.id, &self.id).await?;
+                Box::pin(self.store.drop_outbox(message.id, &self.id)).await?;
                 delivered.retain(|id| *id != message.id);
             }
         }
         for (message, error) in failed {
             if of_deleted(message) {
-                self.store.drop_outbox(message.id, &self.id).await?;
+                Box::pin(self.store.drop_outbox(message.id, &self.id)).await?;
                 continue;
             }
             let attempts = message.attempts + 1;
@@ -194,9 +196,11 @@ impl Relay {
                 retry_at: now + self.backoff(attempts),
                 dead,
             };
-            self.store
-                .settle_outbox(message.id, &self.id, now, settlement)
-                .await?;
+            Box::pin(
+                self.store
+                    .settle_outbox(message.id, &self.id, now, settlement),
+            )
+            .await?;
         }
         let next_of_key_pending = self
             .store
@@ -217,9 +221,8 @@ impl Relay {
         let mut deleted = batch.of_deleted_members;
         if !batch.written_before_member_id.is_empty() {
             let legacy = |m: &&OutboxMessage| batch.written_before_member_id.contains(&m.id);
-            let members = self
-                .deleted_members(batch.messages.iter().filter(legacy))
-                .await?;
+            let members =
+                Box::pin(self.deleted_members(batch.messages.iter().filter(legacy))).await?;
             deleted.extend(
                 batch
                     .messages
@@ -237,7 +240,7 @@ impl Relay {
             .into_iter()
             .partition(|m| deleted.contains(&m.id));
         for message in &dropped {
-            self.store.drop_outbox(message.id, &self.id).await?;
+            Box::pin(self.store.drop_outbox(message.id, &self.id)).await?;
             tracing::info!(event_id = %message.id, "outbox row dropped: its member was deleted");
         }
         Ok(kept)

@@ -39,7 +39,10 @@ impl Manager for Connector {
     type Error = sqlx::Error;
 
     async fn create(&self) -> Result<PgConnection, sqlx::Error> {
-        PgConnection::connect_with(&self.options).await
+        // Boxed, as the ping below: deadpool's checkout future holds this one inline, and so
+        // every statement's future would carry sqlx's connect future (several KB, copied
+        // whenever a future holding it is created or moved).
+        Box::pin(PgConnection::connect_with(&self.options)).await
     }
 
     /// `metrics.last_used()` counts from the connection's last checkout, so a connection is
@@ -53,7 +56,7 @@ impl Manager for Connector {
             return Err(RecycleError::message("past its lifetime"));
         }
         if metrics.last_used() >= PING_IF_IDLE_FOR {
-            conn.ping().await?;
+            Box::pin(conn.ping()).await?;
         }
         Ok(())
     }

@@ -153,6 +153,17 @@ impl Store {
             )
             .await;
         }
+        // Boxed: inline, sea-orm's futures would enlarge this one, created per batch.
+        Box::pin(self.settle_delivered_with_sea_orm(ids, relay, now)).await
+    }
+
+    /// `settle_delivered` on SQLite, in sea-orm statements.
+    async fn settle_delivered_with_sea_orm(
+        &self,
+        ids: &[Uuid],
+        relay: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         outbox::Entity::delete_many()
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
             .filter(outbox::Column::ClaimedBy.eq(relay))

@@ -122,18 +122,21 @@ impl Store {
             )
             .await?
         } else {
-            ClaimedRow::find_by_statement(Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                sql,
-                [
-                    lease_until.into(),
-                    relay.into(),
-                    sink.as_str().into(),
-                    now.into(),
-                    (limit as i64).into(),
-                ],
-            ))
-            .all(&self.db)
+            // Boxed: inline, sea-orm's future would enlarge this one, created per batch.
+            Box::pin(
+                ClaimedRow::find_by_statement(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    sql,
+                    [
+                        lease_until.into(),
+                        relay.into(),
+                        sink.as_str().into(),
+                        now.into(),
+                        (limit as i64).into(),
+                    ],
+                ))
+                .all(&self.db),
+            )
             .await?
         };
         let mut batch = ClaimedBatch::default();
