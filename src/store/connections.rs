@@ -125,7 +125,9 @@ impl DirectConnection {
 
     /// `COMMIT`, then `sql` in the same exchange (one simple-protocol query: no parameters;
     /// `sql` begins with `COMMIT;`). `Ok` once the commit succeeded, with `sql`'s rows or its
-    /// error. Errors: the commit's own (nothing after it ran).
+    /// error. Errors: the commit's own (nothing after it ran). Only after statements that all
+    /// succeeded: in a failed transaction PostgreSQL answers `COMMIT` with a rollback, not an
+    /// error.
     pub async fn commit_then(
         &mut self,
         sql: &'static str,

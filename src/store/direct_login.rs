@@ -1,8 +1,8 @@
 //! A sign-in through the member directory with no proof to consume — every password login —
 //! on PostgreSQL in four exchanges on the direct pool: `BEGIN`; the member, its identity, the
-//! device's previous session ended, the new session and its first refresh token as one
-//! statement; the outbox rows, the audit rows and the invalidation's `NOTIFY` as another;
-//! `COMMIT` with the read cache's leaseholder lookup after it.
+//! new session and its first refresh token as one statement; the device's previous session
+//! ended, the outbox rows, the audit rows and the invalidation's `NOTIFY` as another; `COMMIT`
+//! with the read cache's leaseholder lookup after it.
 //!
 //! Why: through sea-orm the same writes took nine exchanges and the pool's release ping, and
 //! about 590,000 of a login's 1.5 million instructions (`bench/callgrind`); PostgreSQL pays
@@ -26,9 +26,8 @@ use super::{Store, StoreResult, audit, outbox};
 use crate::domain::EndReason;
 
 /// The member upserted by customer id (as `members::upsert_member`), its directory identity
-/// touched (`identities::upsert_directory_identity`), the device's live session ended
-/// (`$16`, none when NULL), the new session and its refresh token inserted; the user's columns
-/// then the session's, each in its entity's order.
+/// touched (`identities::upsert_directory_identity`), the new session and its refresh token
+/// inserted; the user's columns then the session's, each in its entity's order.
 const SIGN_IN_SQL: &str = "WITH u AS ( \
       INSERT INTO users (id, upstream_customer_id, email, first_name, last_name, \
         membership_number, membership_start_date, membership_end_date, chapter, created_at, \
@@ -49,14 +48,11 @@ const SIGN_IN_SQL: &str = "WITH u AS ( \
         linked_by) \
       SELECT $12, id, $13, $14, $10, $10, NULL, NULL FROM u \
       ON CONFLICT (provider, subject) DO UPDATE SET last_used_at = excluded.last_used_at), \
-    replaced AS ( \
-      UPDATE sessions SET revoked_at = $10, end_reason = $15 \
-      WHERE user_id = (SELECT id FROM u) AND device_id = $16 AND revoked_at IS NULL), \
     session AS ( \
       INSERT INTO sessions (id, user_id, device_id, device_type, device_name, platform, \
         platform_version, app_version, push_token, auth_method, created_at, last_accessed_at, \
         last_active_at, expires_at, revoked_at, end_reason) \
-      SELECT $17, id, $16, $18, $19, $20, $21, $22, $23, $24, $10, $10, NULL, $25, NULL, NULL \
+      SELECT $16, id, $15, $17, $18, $19, $20, $21, $22, $23, $10, $10, NULL, $24, NULL, NULL \
       FROM u \
       RETURNING id, user_id, device_id, device_type, device_name, platform, platform_version, \
         app_version, push_token, auth_method, created_at, last_accessed_at, last_active_at, \
@@ -64,15 +60,22 @@ const SIGN_IN_SQL: &str = "WITH u AS ( \
     token AS ( \
       INSERT INTO refresh_tokens (id, token_hash, session_id, parent_id, issued_at, used_at, \
         rotation_nonce, expires_at) \
-      SELECT $26, $27, id, NULL, $10, NULL, NULL, $28 FROM session) \
+      SELECT $25, $26, id, NULL, $10, NULL, NULL, $27 FROM session) \
     SELECT u.*, session.* FROM u, session";
 
 /// How many columns of `SIGN_IN_SQL`'s row are the user's.
 const USER_COLUMNS: usize = 15;
 
-/// The outbox rows (pending, as `outbox::row` makes them), the audit rows (as `audit::row`
-/// makes them) and the notifications on `$21`, from arrays of equal length per table.
-const RECORD_SQL: &str = "WITH outboxed AS ( \
+/// The device's (`$26`, none when NULL) other live sessions ended, the outbox rows (pending,
+/// as `outbox::row` makes them), the audit rows (as `audit::row` makes them) and the
+/// notifications on `$21`, from arrays of equal length per table. The sessions are ended here,
+/// not in `SIGN_IN_SQL`: this statement starts once the member's row is locked, so a concurrent
+/// login on the same device has committed and its session is seen (a statement sees the rows
+/// committed when it starts).
+const RECORD_SQL: &str = "WITH replaced AS ( \
+      UPDATE sessions SET revoked_at = $23, end_reason = $24 \
+      WHERE user_id = $25 AND device_id = $26 AND revoked_at IS NULL AND id <> $27), \
+    outboxed AS ( \
       INSERT INTO outbox (id, sink, message_key, payload, created_at, available_at, attempts, \
         last_error, claimed_until, claimed_by, delivered_at, dead_at, member_id) \
       SELECT id, sink, message_key, payload, $5, $5, 0, NULL, NULL, NULL, NULL, NULL, member_id \
@@ -127,7 +130,6 @@ impl Store {
                     .bind(Uuid::now_v7())
                     .bind(provider.as_str())
                     .bind(subject)
-                    .bind(EndReason::ReplacedByNewLogin.as_str())
                     .bind(&device.device_id)
                     .bind(Uuid::now_v7())
                     .bind(device.device_type.map(|t| t.as_str()))
@@ -248,6 +250,11 @@ impl Store {
                 .bind(events.iter().map(|e| e.event_count).collect::<Vec<_>>())
                 .bind(CHANNEL)
                 .bind(&notifications)
+                .bind(now)
+                .bind(EndReason::ReplacedByNewLogin.as_str())
+                .bind(record.user.id.0)
+                .bind(&device.device_id)
+                .bind(record.session.id.0)
                 .execute(c)
                 .await
         })

@@ -292,6 +292,23 @@ async fn twenty_concurrent_first_logins_of_one_member_make_one_user_and_twenty_s
 }
 
 #[tokio::test]
+async fn concurrent_logins_on_one_device_leave_it_one_live_session() {
+    let app = spawn_app_with(|s| s.limits.account.max = 100).await;
+    app.login_as(ANNA, Some("phone-1")).await;
+
+    let logins = (0..12).map(|_| app.login(ANNA, PASSWORD, Some("phone-1")));
+    for response in futures::future::join_all(logins).await {
+        assert_eq!(response.code(), None, "{}", response.body);
+    }
+    assert_eq!(
+        app.count("sessions WHERE device_id = 'phone-1' AND revoked_at IS NULL")
+            .await,
+        1,
+        "each login ends the device's other live sessions, committed or not yet"
+    );
+}
+
+#[tokio::test]
 async fn a_login_from_a_known_device_replaces_that_devices_session() {
     let app = spawn_app().await;
     let first = app.login_as(ANNA, Some("phone-1")).await;

@@ -533,7 +533,7 @@ async fn delivered_rows_are_purged_after_a_week_and_pending_ones_never() {
 async fn writes_committed_while_the_relay_lingers_go_out_in_one_batch() {
     use sea_orm::{ConnectionTrait, Statement};
     let app = spawn_app_with(|s| {
-        s.relay.linger = std::time::Duration::from_secs(2);
+        s.relay.linger = std::time::Duration::from_secs(5);
         s.relay.poll_interval = std::time::Duration::from_secs(60);
     })
     .await;

@@ -230,6 +230,12 @@ async fn a_login_outwaits_a_listener_that_does_not_acknowledge() {
 #[tokio::test]
 async fn a_login_on_one_instance_shows_in_the_member_view_of_the_other() {
     let (a, b) = two_instances().await;
+    if a.store.can_listen() {
+        b.eventually("B's read cache to be on", || async {
+            cache_gauge(&b).await == "login_api_read_cache_enabled 1"
+        })
+        .await;
+    }
     let phone = a.login_as(ANNA, Some("phone")).await;
     let before = last_login(&b, access(&phone)).await;
     a.clock.advance(chrono::Duration::seconds(60));
