@@ -50,14 +50,13 @@ struct Args {
     key_file: String,
 }
 
-/// The login's writes as `bench/pg-floor/login-one.sql` makes them, with the values bound: the
-/// moved email released, the member upserted, its identity touched, the session and its
-/// first refresh token, the two outbox rows, the audit row and the invalidation's `NOTIFY` (on a
-/// channel no instance listens to).
-const LOGIN_SQL: &str = "WITH released AS ( \
-      UPDATE users SET email = 'released-' || upstream_customer_id || '@email-moved.invalid' \
-      WHERE email = $3 AND upstream_customer_id <> $2 RETURNING id), \
-    u AS ( \
+/// The login's writes as one statement, with the values bound: the member upserted, its
+/// identity touched, the session and its first refresh token, the two outbox rows (written
+/// delivered, so that the running login-api's relay leaves them alone), the audit row and the
+/// invalidation's `NOTIFY` (on a channel no instance listens to). No moved-email release: like
+/// login-api's password login, a login whose email another member holds would take another
+/// path.
+const LOGIN_SQL: &str = "WITH u AS ( \
       INSERT INTO users (id, upstream_customer_id, email, first_name, last_name, \
         membership_number, membership_start_date, membership_end_date, chapter, created_at, \
         updated_at, last_login_at, roles) \
