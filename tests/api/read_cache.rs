@@ -173,19 +173,10 @@ async fn a_listener_that_does_not_acknowledge_is_outwaited_and_the_logout_still_
     if !app.store.can_listen() {
         return; // SQLite: one instance, no listeners.
     }
-    use sea_orm::sqlx::{Connection, Executor, postgres::PgConnection};
     // An instance that names itself a listener and listens, but never acknowledges: stalled,
     // or cut off from the database without knowing. Its lease lapses; the writer outwaits it.
-    let mut silent = PgConnection::connect(&app.database.url).await.unwrap();
     let login = app.login_as(ANNA, Some("phone")).await;
-    silent
-        .execute(
-            "LISTEN login_api_invalidate; \
-             INSERT INTO read_cache_leases (instance, renewed_at) \
-             VALUES ('00000000000000ff', clock_timestamp())",
-        )
-        .await
-        .unwrap();
+    let silent = silent_listener(&app, "00000000000000ff").await;
     let started = std::time::Instant::now();
     logout(&app, access(&login), "CURRENT").await;
     assert!(
@@ -196,7 +187,7 @@ async fn a_listener_that_does_not_acknowledge_is_outwaited_and_the_logout_still_
         me(&app, access(&login)).await.error_extension("reason"),
         "LOGOUT"
     );
-    silent.close().await.ok();
+    sea_orm::sqlx::Connection::close(silent).await.ok();
 }
 
 #[tokio::test]
@@ -205,26 +196,17 @@ async fn a_login_outwaits_a_listener_that_does_not_acknowledge() {
     if !app.store.can_listen() {
         return; // SQLite: one instance, no listeners.
     }
-    use sea_orm::sqlx::{Connection, Executor, postgres::PgConnection};
     // A login changes the member's view (`lastLoginAt`, the profile): it waits for every
     // leaseholder as a logout does, here one that never acknowledges.
     app.login_as(ANNA, Some("phone")).await;
-    let mut silent = PgConnection::connect(&app.database.url).await.unwrap();
-    silent
-        .execute(
-            "LISTEN login_api_invalidate; \
-             INSERT INTO read_cache_leases (instance, renewed_at) \
-             VALUES ('00000000000000fe', clock_timestamp())",
-        )
-        .await
-        .unwrap();
+    let silent = silent_listener(&app, "00000000000000fe").await;
     let started = std::time::Instant::now();
     app.login_as(ANNA, Some("tablet")).await;
     assert!(
         started.elapsed() >= login_api::store::cache::LEASE,
         "answered before the silent instance's lease could lapse"
     );
-    silent.close().await.ok();
+    sea_orm::sqlx::Connection::close(silent).await.ok();
 }
 
 #[tokio::test]
@@ -253,4 +235,20 @@ async fn last_login(app: &TestApp, token: &str) -> Value {
         .gql("{ me { lastLoginAt } }", json!({}), Some(token))
         .await;
     out.data("me")["lastLoginAt"].clone()
+}
+
+/// A connection that listens for invalidations and holds a fresh lease as `instance` (16 hex
+/// digits), but never acknowledges: what a stalled instance looks like to a writer.
+async fn silent_listener(app: &TestApp, instance: &str) -> sea_orm::sqlx::PgConnection {
+    use sea_orm::sqlx::{Connection, Executor, postgres::PgConnection};
+    let mut silent = PgConnection::connect(&app.database.url).await.unwrap();
+    silent
+        .execute(sea_orm::sqlx::AssertSqlSafe(format!(
+            "LISTEN login_api_invalidate; \
+             INSERT INTO read_cache_leases (instance, renewed_at) \
+             VALUES ('{instance}', clock_timestamp())"
+        )))
+        .await
+        .unwrap();
+    silent
 }
