@@ -27,6 +27,16 @@ fn access(login: &Value) -> &str {
     login["accessToken"].as_str().unwrap()
 }
 
+/// Waits until `app`'s read cache serves (PostgreSQL; on SQLite it stays off).
+async fn cache_on(app: &TestApp) {
+    if app.store.can_listen() {
+        app.eventually("the read cache to be on", || async {
+            cache_gauge(app).await == "login_api_read_cache_enabled 1"
+        })
+        .await;
+    }
+}
+
 async fn cache_gauge(app: &TestApp) -> String {
     crate::metrics::scrape(app)
         .await
@@ -72,12 +82,7 @@ async fn two_instances() -> (TestApp, TestApp) {
 #[tokio::test]
 async fn a_logout_on_one_instance_is_refused_by_the_other_at_its_next_request() {
     let (a, b) = two_instances().await;
-    if a.store.can_listen() {
-        b.eventually("B's read cache to be on", || async {
-            cache_gauge(&b).await == "login_api_read_cache_enabled 1"
-        })
-        .await;
-    }
+    cache_on(&b).await;
     // Each round is a race between A's answer and B's listener, lost by B if A answered
     // before B had applied the invalidation.
     let started = std::time::Instant::now();
@@ -137,12 +142,7 @@ async fn without_its_listener_an_instance_reads_the_database_until_it_is_back() 
     let login = a.login_as(ANNA, Some("phone")).await;
     let token = access(&login);
     assert_eq!(me(&b, token).await.code(), None);
-    if b.store.can_listen() {
-        b.eventually("the read cache to be on", || async {
-            cache_gauge(&b).await == "login_api_read_cache_enabled 1"
-        })
-        .await;
-    }
+    cache_on(&b).await;
 
     b.store.reset_invalidation_listener();
     b.eventually("the read cache to be off", || async {
@@ -152,12 +152,7 @@ async fn without_its_listener_an_instance_reads_the_database_until_it_is_back() 
     logout(&a, token, "CURRENT").await;
     assert_eq!(me(&b, token).await.error_extension("reason"), "LOGOUT");
     // Back (on PostgreSQL): what it caches from now on is invalidated again.
-    if b.store.can_listen() {
-        b.eventually("the read cache to be on again", || async {
-            cache_gauge(&b).await == "login_api_read_cache_enabled 1"
-        })
-        .await;
-    }
+    cache_on(&b).await;
     let again = a.login_as(ANNA, Some("phone")).await;
     assert_eq!(me(&b, access(&again)).await.code(), None);
     logout(&a, access(&again), "ALL").await;
@@ -212,12 +207,7 @@ async fn a_login_outwaits_a_listener_that_does_not_acknowledge() {
 #[tokio::test]
 async fn a_login_on_one_instance_shows_in_the_member_view_of_the_other() {
     let (a, b) = two_instances().await;
-    if a.store.can_listen() {
-        b.eventually("B's read cache to be on", || async {
-            cache_gauge(&b).await == "login_api_read_cache_enabled 1"
-        })
-        .await;
-    }
+    cache_on(&b).await;
     let phone = a.login_as(ANNA, Some("phone")).await;
     let before = last_login(&b, access(&phone)).await;
     a.clock.advance(chrono::Duration::seconds(60));
