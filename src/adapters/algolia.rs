@@ -15,6 +15,15 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::domain::outbox::{OutboxMessage, Sink};
 use crate::ports::{DeliveryError, OutboxSink};
 
+/// The fields of a search payload the indexer reads: which record, and whether to delete it.
+#[derive(serde::Deserialize)]
+struct Record<'a> {
+    #[serde(rename = "objectID", borrow)]
+    object_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    action: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// The search index (`ALGOLIA_*`).
 #[derive(Debug, Clone)]
 pub struct AlgoliaSettings {
@@ -72,23 +81,30 @@ impl AlgoliaIndexer {
     /// Saves the record (`PUT /1/indexes/{index}/{objectID}`), or deletes it when the message
     /// is `{"action": "delete", "objectID": …}` (`DELETE` on the same path; Algolia answers
     /// success for a record it does not have, so a retry is harmless).
-    async fn write(&self, record: &serde_json::Value) -> Result<(), DeliveryError> {
+    async fn write(&self, payload: &str) -> Result<(), DeliveryError> {
+        let record: Record = serde_json::from_str(payload).map_err(|error| {
+            // serde_json's message names a position, never the text.
+            DeliveryError(format!("the outbox payload is not a record: {error}"))
+        })?;
         let object_id = record
-            .get("objectID")
-            .and_then(|v| v.as_str())
+            .object_id
             .ok_or_else(|| DeliveryError("the record has no objectID".into()))?;
-        let delete = record.get("action").and_then(|a| a.as_str()) == Some("delete");
+        let delete = record.action.as_deref() == Some("delete");
         let mut last_error = String::new();
         for host in self.hosts_in_order() {
             let mut url = host.clone();
             url.path_segments_mut()
                 .map_err(|_| DeliveryError("an Algolia host is not a base URL".into()))?
                 .pop_if_empty()
-                .extend(["1", "indexes", &self.index, object_id]);
+                .extend(["1", "indexes", &self.index, &object_id]);
             let request = if delete {
                 self.http.delete(url)
             } else {
-                self.http.put(url).json(record)
+                // The record as written: JSON text, sent unparsed.
+                self.http
+                    .put(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(payload.to_owned())
             };
             let response = request
                 .header("X-Algolia-Application-Id", &self.app_id)

@@ -13,6 +13,15 @@ use crate::domain::outbox::{OutboxMessage, Sink};
 use crate::ports::{DeliveryError, OutboxSink};
 
 const MAX_ENTRIES: usize = 10;
+
+/// An outbox payload for the bus: the `detail` passed on as written.
+#[derive(serde::Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "detailType", borrow)]
+    detail_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    detail: Option<&'a serde_json::value::RawValue>,
+}
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// The event bus (`EVENT_BUS_NAME`, `EVENT_SOURCE`, the standard `AWS_*` variables).
@@ -47,16 +56,18 @@ impl EventBridgePublisher {
         &self,
         message: &OutboxMessage,
     ) -> Result<(PutEventsRequestEntry, usize), DeliveryError> {
-        let detail_type = message.payload["detailType"]
-            .as_str()
+        let event: Event = serde_json::from_str(&message.payload).map_err(|error| {
+            // serde_json's message names a position, never the text.
+            DeliveryError(format!("the outbox payload is not an event: {error}"))
+        })?;
+        let detail_type = event
+            .detail_type
             .ok_or_else(|| DeliveryError("the outbox payload has no detailType".into()))?;
-        let detail = &message.payload["detail"];
-        if !detail.is_object() {
-            return Err(DeliveryError(
-                "the outbox payload has no detail object".into(),
-            ));
-        }
-        let detail = detail.to_string();
+        let detail = event
+            .detail
+            .map(|detail| detail.get())
+            .filter(|detail| detail.starts_with('{'))
+            .ok_or_else(|| DeliveryError("the outbox payload has no detail object".into()))?;
         // AWS counts Time (14 bytes), Source, DetailType and Detail toward the size limit.
         let size = 14 + self.source.len() + detail_type.len() + detail.len();
         let entry = PutEventsRequestEntry::builder()

@@ -6,6 +6,7 @@
 //! password or a token; the search record carries no email either (search keys can read it).
 
 use chrono::{NaiveDate, SecondsFormat};
+use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -40,7 +41,7 @@ pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutb
             sink: Sink::SearchIndex,
             // One user's index updates go out in order: an older profile never overwrites a newer.
             key: record.user.id.to_string(),
-            payload: search_record(record, today),
+            payload: text(&search_record(record, today)),
         },
         {
             // Events need no order among themselves: each is its own key.
@@ -49,7 +50,10 @@ pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutb
                 id,
                 sink: Sink::EventBus,
                 key: id.to_string(),
-                payload: json!({"detailType": USER_LOGIN, "detail": login_event(id, record)}),
+                payload: text(&Envelope {
+                    detail_type: USER_LOGIN,
+                    detail: login_event(id, record),
+                }),
             }
         },
     ];
@@ -98,7 +102,7 @@ pub fn partner_token_event(
         id,
         sink: Sink::EventBus,
         key: id.to_string(),
-        payload: json!({"detailType": detail_type, "detail": detail}),
+        payload: json!({"detailType": detail_type, "detail": detail}).to_string(),
     }
 }
 
@@ -156,7 +160,7 @@ fn event(detail_type: &str, fields: Value, at: chrono::DateTime<chrono::Utc>) ->
         id,
         sink: Sink::EventBus,
         key: id.to_string(),
-        payload: json!({"detailType": detail_type, "detail": detail}),
+        payload: json!({"detailType": detail_type, "detail": detail}).to_string(),
     }
 }
 
@@ -164,47 +168,111 @@ pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn search_record(record: &LoginRecord, today: NaiveDate) -> Value {
-    let user = &record.user;
-    let membership = user.membership.as_ref();
-    json!({
-        "objectID": user.id.to_string(),
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "chapter": membership.and_then(|m| m.chapter.clone()),
-        "membershipActive": membership.is_some_and(|m| m.is_active(today)),
-        "membershipStartDate": membership.map(|m| m.start_date.to_string()),
-        "membershipEndDate": membership.map(|m| m.end_date.to_string()),
-        "updatedAt": rfc3339(user.updated_at),
-    })
+/// A payload as the outbox stores it: JSON text, written once by the typed shapes below (not
+/// built as a `serde_json::Value` first: a login's payloads are on every sign-in's path).
+fn text(payload: &impl Serialize) -> String {
+    serde_json::to_string(payload).expect("outbox payloads are plain data")
 }
 
-fn login_event(event_id: Uuid, record: &LoginRecord) -> Value {
+/// An event on the bus: its `detailType` and `detail`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<T> {
+    detail_type: &'static str,
+    detail: T,
+}
+
+/// The member's search record (Algolia: `objectID` and attributes).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchRecord<'a> {
+    #[serde(rename = "objectID")]
+    object_id: Uuid,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    chapter: Option<&'a str>,
+    membership_active: bool,
+    membership_start_date: Option<NaiveDate>,
+    membership_end_date: Option<NaiveDate>,
+    updated_at: String,
+}
+
+fn search_record(record: &LoginRecord, today: NaiveDate) -> SearchRecord<'_> {
+    let user = &record.user;
+    let membership = user.membership.as_ref();
+    SearchRecord {
+        object_id: user.id.0,
+        first_name: user.first_name.as_deref(),
+        last_name: user.last_name.as_deref(),
+        chapter: membership.and_then(|m| m.chapter.as_deref()),
+        membership_active: membership.is_some_and(|m| m.is_active(today)),
+        membership_start_date: membership.map(|m| m.start_date),
+        membership_end_date: membership.map(|m| m.end_date),
+        updated_at: rfc3339(user.updated_at),
+    }
+}
+
+/// `user.login`'s `detail` (`events/user.login.schema.json`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginEvent<'a> {
+    event_id: Uuid,
+    occurred_at: String,
+    schema_version: &'static str,
+    user: LoginEventUser<'a>,
+    session: LoginEventSession<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginEventUser<'a> {
+    id: Uuid,
+    email: &'a str,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    membership_number: Option<&'a str>,
+    membership_start_date: Option<NaiveDate>,
+    membership_end_date: Option<NaiveDate>,
+    chapter: Option<&'a str>,
+    created_at: String,
+    first_login: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginEventSession<'a> {
+    id: Uuid,
+    device_type: Option<&'static str>,
+    app_version: Option<&'a str>,
+    auth_method: &'static str,
+}
+
+fn login_event(event_id: Uuid, record: &LoginRecord) -> LoginEvent<'_> {
     let (user, session) = (&record.user, &record.session);
     let membership = user.membership.as_ref();
-    json!({
-        "eventId": event_id.to_string(),
-        "occurredAt": rfc3339(user.last_login_at.unwrap_or(user.updated_at)),
-        "schemaVersion": USER_LOGIN_SCHEMA_VERSION,
-        "user": {
-            "id": user.id.to_string(),
-            "email": user.email.as_str(),
-            "firstName": user.first_name,
-            "lastName": user.last_name,
-            "membershipNumber": membership.map(|m| m.number.clone()),
-            "membershipStartDate": membership.map(|m| m.start_date.to_string()),
-            "membershipEndDate": membership.map(|m| m.end_date.to_string()),
-            "chapter": membership.and_then(|m| m.chapter.clone()),
-            "createdAt": rfc3339(user.created_at),
-            "firstLogin": record.first_login,
+    LoginEvent {
+        event_id,
+        occurred_at: rfc3339(user.last_login_at.unwrap_or(user.updated_at)),
+        schema_version: USER_LOGIN_SCHEMA_VERSION,
+        user: LoginEventUser {
+            id: user.id.0,
+            email: user.email.as_str(),
+            first_name: user.first_name.as_deref(),
+            last_name: user.last_name.as_deref(),
+            membership_number: membership.map(|m| m.number.as_str()),
+            membership_start_date: membership.map(|m| m.start_date),
+            membership_end_date: membership.map(|m| m.end_date),
+            chapter: membership.and_then(|m| m.chapter.as_deref()),
+            created_at: rfc3339(user.created_at),
+            first_login: record.first_login,
         },
-        "session": {
-            "id": session.id.to_string(),
-            "deviceType": session.device.device_type.map(|t| t.as_str()),
-            "appVersion": session.device.app_version,
-            "authMethod": session.auth_method.as_str(),
+        session: LoginEventSession {
+            id: session.id.0,
+            device_type: session.device.device_type.map(|t| t.as_str()),
+            app_version: session.device.app_version.as_deref(),
+            auth_method: session.auth_method.as_str(),
         },
-    })
+    }
 }
 
 pub const USER_DELETED: &str = "user.deleted";
@@ -224,7 +292,7 @@ pub fn deletion_messages(
             id: Uuid::now_v7(),
             sink: Sink::SearchIndex,
             key: user_id.clone(),
-            payload: json!({"action": "delete", "objectID": user_id}),
+            payload: json!({"action": "delete", "objectID": user_id}).to_string(),
         },
         event(
             USER_DELETED,
@@ -247,7 +315,8 @@ pub fn deletion_messages(
                     "partnerId": partner,
                     "subject": crate::domain::partner::pairwise_subject(salt, member.user_id),
                 },
-            }),
+            })
+            .to_string(),
         });
     }
     messages

@@ -1,5 +1,7 @@
 //! Where side effects go: the sinks of the transactional outbox.
 
+use std::borrow::Cow;
+
 /// A delivery target. Stored by name in `outbox.sink`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sink {
@@ -38,31 +40,57 @@ pub struct OutboxMessage {
     pub id: uuid::Uuid,
     pub sink: Sink,
     pub key: String,
-    pub payload: serde_json::Value,
+    /// The JSON text as written (not necessarily valid: a sink refuses what it cannot read).
+    pub payload: String,
     pub attempts: i32,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The member whose data a message carries: a search record's `objectID`, an event's
-/// `detail.user.id` or `detail.userId`. `None` for messages that carry none, and for the
-/// erasure messages a deletion sends (a search `delete`, `user.deleted`,
-/// `partner.subject.deleted`), which must go out after it.
-pub fn member_data_of(payload: &serde_json::Value) -> Option<uuid::Uuid> {
-    if payload.get("action").and_then(|a| a.as_str()) == Some("delete") {
+/// The fields of a payload that name its member; the rest is skipped unread.
+#[derive(serde::Deserialize)]
+struct Carried<'a> {
+    #[serde(borrow)]
+    action: Option<Cow<'a, str>>,
+    #[serde(rename = "detailType", borrow)]
+    detail_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    detail: Option<CarriedDetail<'a>>,
+    #[serde(rename = "objectID", borrow)]
+    object_id: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct CarriedDetail<'a> {
+    #[serde(borrow)]
+    user: Option<CarriedUser<'a>>,
+    #[serde(rename = "userId", borrow)]
+    user_id: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct CarriedUser<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+/// The member whose data a payload (JSON text) carries: a search record's `objectID`, an
+/// event's `detail.user.id` or `detail.userId`. `None` for payloads that carry none or that do
+/// not parse, and for the erasure messages a deletion sends (a search `delete`,
+/// `user.deleted`, `partner.subject.deleted`), which must go out after it.
+pub fn member_data_of(payload: &str) -> Option<uuid::Uuid> {
+    let carried: Carried = serde_json::from_str(payload).ok()?;
+    if carried.action.as_deref() == Some("delete") {
         return None;
     }
-    if let Some(detail_type) = payload.get("detailType").and_then(|t| t.as_str()) {
-        if matches!(detail_type, "user.deleted" | "partner.subject.deleted") {
+    if let Some(detail_type) = carried.detail_type {
+        if matches!(&*detail_type, "user.deleted" | "partner.subject.deleted") {
             return None;
         }
-        let detail = payload.get("detail")?;
-        let id = detail
-            .get("user")
-            .and_then(|u| u.get("id"))
-            .or_else(|| detail.get("userId"))?;
-        return id.as_str()?.parse().ok();
+        let detail = carried.detail?;
+        let id = detail.user.and_then(|u| u.id).or(detail.user_id)?;
+        return id.parse().ok();
     }
-    payload.get("objectID")?.as_str()?.parse().ok()
+    carried.object_id?.parse().ok()
 }
 
 #[cfg(test)]
@@ -79,14 +107,23 @@ mod tests {
             json!({"detailType": "user.login", "detail": {"user": {"id": s}}}),
             json!({"detailType": "user.phone_verified", "detail": {"userId": s}}),
         ] {
-            assert_eq!(member_data_of(&carries), Some(id), "{carries}");
+            assert_eq!(member_data_of(&carries.to_string()), Some(id), "{carries}");
         }
         for erasure in [
             json!({"action": "delete", "objectID": s}),
             json!({"detailType": "user.deleted", "detail": {"userId": s}}),
             json!({"detailType": "partner.subject.deleted", "detail": {"subject": "x"}}),
         ] {
-            assert_eq!(member_data_of(&erasure), None, "{erasure}");
+            assert_eq!(member_data_of(&erasure.to_string()), None, "{erasure}");
+        }
+        for unreadable in [
+            "not json".to_owned(),
+            String::new(),
+            format!("{{\"objectID\": \"{s}\""),
+            json!({"objectID": 7}).to_string(),
+            json!([s]).to_string(),
+        ] {
+            assert_eq!(member_data_of(&unreadable), None, "{unreadable}");
         }
     }
 }

@@ -24,7 +24,8 @@ pub struct NewOutboxMessage {
     pub sink: Sink,
     /// Deliveries with the same key go out in the order they were written.
     pub key: String,
-    pub payload: serde_json::Value,
+    /// JSON text.
+    pub payload: String,
 }
 
 /// How one delivery went.
@@ -71,7 +72,7 @@ pub(super) fn row(now: DateTime<Utc>, message: NewOutboxMessage) -> outbox::Mode
         id: message.id,
         sink: message.sink.as_str().to_owned(),
         message_key: message.key,
-        payload: message.payload.to_string(),
+        payload: message.payload,
         created_at: now,
         available_at: now,
         attempts: 0,

@@ -147,16 +147,14 @@ impl Store {
             if row.member_deleted {
                 batch.of_deleted_members.push(row.id);
             }
-            let payload = serde_json::from_str(&row.payload)
-                .unwrap_or(serde_json::Value::String(row.payload));
-            if row.member_id.is_none() && member_data_of(&payload).is_some() {
+            if row.member_id.is_none() && member_data_of(&row.payload).is_some() {
                 batch.written_before_member_id.push(row.id);
             }
             batch.messages.push(OutboxMessage {
                 id: row.id,
                 sink,
                 key: row.message_key,
-                payload,
+                payload: row.payload,
                 attempts: row.attempts,
                 created_at: row.created_at,
             });
