@@ -17,8 +17,14 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         let invalid = |reason: &str| InvalidInput::new("email", reason);
-        // NFC first: the same address typed on two keyboards is one login key.
-        let email = raw.trim().nfc().collect::<String>().to_lowercase();
+        // NFC first: the same address typed on two keyboards is one login key. ASCII text is
+        // already in NFC (UAX #15), and most addresses are ASCII: only the rest is normalised.
+        let trimmed = raw.trim();
+        let email = if trimmed.is_ascii() {
+            trimmed.to_ascii_lowercase()
+        } else {
+            trimmed.nfc().collect::<String>().to_lowercase()
+        };
         if email.is_empty() {
             return Err(invalid("must not be empty"));
         }
