@@ -208,6 +208,19 @@ pub trait OutboxSink: Send + Sync {
 #[error("{0}")]
 pub struct DeliveryError(pub String);
 
+impl DeliveryError {
+    /// A payload a sink cannot read as `expected`: where the JSON went wrong, never its text
+    /// (serde_json's own message may quote a value of the payload).
+    pub fn unreadable(expected: &str, error: &serde_json::Error) -> Self {
+        Self(format!(
+            "the outbox payload is not {expected} ({:?} error at line {} column {})",
+            error.classify(),
+            error.line(),
+            error.column()
+        ))
+    }
+}
+
 /// Fixed-window counters for rate limits, shared across instances when backed by Redis.
 #[async_trait]
 pub trait RateCounter: Send + Sync {

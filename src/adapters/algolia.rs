@@ -82,10 +82,8 @@ impl AlgoliaIndexer {
     /// is `{"action": "delete", "objectID": …}` (`DELETE` on the same path; Algolia answers
     /// success for a record it does not have, so a retry is harmless).
     async fn write(&self, payload: &str) -> Result<(), DeliveryError> {
-        let record: Record = serde_json::from_str(payload).map_err(|error| {
-            // serde_json's message names a position, never the text.
-            DeliveryError(format!("the outbox payload is not a record: {error}"))
-        })?;
+        let record: Record = serde_json::from_str(payload)
+            .map_err(|error| DeliveryError::unreadable("a record", &error))?;
         let object_id = record
             .object_id
             .ok_or_else(|| DeliveryError("the record has no objectID".into()))?;

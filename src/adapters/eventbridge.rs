@@ -13,6 +13,7 @@ use crate::domain::outbox::{OutboxMessage, Sink};
 use crate::ports::{DeliveryError, OutboxSink};
 
 const MAX_ENTRIES: usize = 10;
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// An outbox payload for the bus: the `detail` passed on as written.
 #[derive(serde::Deserialize)]
@@ -22,7 +23,6 @@ struct Event<'a> {
     #[serde(borrow)]
     detail: Option<&'a serde_json::value::RawValue>,
 }
-const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// The event bus (`EVENT_BUS_NAME`, `EVENT_SOURCE`, the standard `AWS_*` variables).
 #[derive(Debug, Clone)]
@@ -56,10 +56,8 @@ impl EventBridgePublisher {
         &self,
         message: &OutboxMessage,
     ) -> Result<(PutEventsRequestEntry, usize), DeliveryError> {
-        let event: Event = serde_json::from_str(&message.payload).map_err(|error| {
-            // serde_json's message names a position, never the text.
-            DeliveryError(format!("the outbox payload is not an event: {error}"))
-        })?;
+        let event: Event = serde_json::from_str(&message.payload)
+            .map_err(|error| DeliveryError::unreadable("an event", &error))?;
         let detail_type = event
             .detail_type
             .ok_or_else(|| DeliveryError("the outbox payload has no detailType".into()))?;
@@ -161,5 +159,78 @@ impl OutboxSink for EventBridgePublisher {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(DeliveryError("not delivered".into()))))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publisher() -> EventBridgePublisher {
+        let config = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::from_conf(config),
+            "rides-service".into(),
+            "club.login-api".into(),
+        )
+    }
+
+    fn message(payload: &str) -> OutboxMessage {
+        OutboxMessage {
+            id: uuid::Uuid::now_v7(),
+            sink: Sink::EventBus,
+            key: "k".into(),
+            payload: payload.into(),
+            attempts: 0,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_detail_goes_on_as_written() {
+        let detail = r#"{"firstName":"Zo\u00eb \"Z\"","chapter":null}"#;
+        let payload = format!(r#"{{"detailType":"user.login","detail": {detail} }}"#);
+        let (entry, size) = publisher().entry(&message(&payload)).unwrap();
+        assert_eq!(entry.detail(), Some(detail));
+        assert_eq!(entry.detail_type(), Some("user.login"));
+        assert_eq!(
+            size,
+            14 + "club.login-api".len() + "user.login".len() + detail.len()
+        );
+    }
+
+    #[test]
+    fn other_shapes_are_refused_without_quoting_the_payload() {
+        for (payload, reason) in [
+            ("secret-1", "not an event"),
+            (r#""secret-1""#, "not an event"),
+            (r#"{"detailType": 123456789}"#, "not an event"),
+            (
+                r#"{"detailType": "user.login", "detail": "secret-1"}"#,
+                "no detail object",
+            ),
+            (
+                r#"{"detailType": "user.login", "detail": ["secret-1"]}"#,
+                "no detail object",
+            ),
+            (
+                r#"{"detailType": "user.login", "detail": null}"#,
+                "no detail object",
+            ),
+            (r#"{"detailType": "user.login"}"#, "no detail object"),
+            (r#"{"detail": {"secret": "secret-1"}}"#, "no detailType"),
+        ] {
+            let Err(DeliveryError(error)) = publisher().entry(&message(payload)) else {
+                panic!("accepted {payload}");
+            };
+            assert!(error.contains(reason), "{payload}: {error}");
+            assert!(
+                !error.contains("secret-1") && !error.contains("123456789"),
+                "{payload}: {error}"
+            );
+        }
     }
 }

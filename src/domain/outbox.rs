@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use serde_json::value::RawValue;
+
 /// A delivery target. Stored by name in `outbox.sink`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sink {
@@ -46,51 +48,64 @@ pub struct OutboxMessage {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The fields of a payload that name its member; the rest is skipped unread.
+/// The fields of a payload that may name its member, unread until needed; the rest is
+/// skipped. Each is read on its own, so one of an unexpected type is only itself ignored.
 #[derive(serde::Deserialize)]
 struct Carried<'a> {
     #[serde(borrow)]
-    action: Option<Cow<'a, str>>,
+    action: Option<&'a RawValue>,
     #[serde(rename = "detailType", borrow)]
-    detail_type: Option<Cow<'a, str>>,
+    detail_type: Option<&'a RawValue>,
     #[serde(borrow)]
-    detail: Option<CarriedDetail<'a>>,
+    detail: Option<&'a RawValue>,
     #[serde(rename = "objectID", borrow)]
-    object_id: Option<Cow<'a, str>>,
+    object_id: Option<&'a RawValue>,
 }
 
 #[derive(serde::Deserialize)]
 struct CarriedDetail<'a> {
     #[serde(borrow)]
-    user: Option<CarriedUser<'a>>,
+    user: Option<&'a RawValue>,
     #[serde(rename = "userId", borrow)]
-    user_id: Option<Cow<'a, str>>,
+    user_id: Option<&'a RawValue>,
 }
 
 #[derive(serde::Deserialize)]
 struct CarriedUser<'a> {
     #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<&'a RawValue>,
+}
+
+/// A field's value as a string; `None` when absent or not a string.
+fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    serde_json::from_str(raw?.get()).ok()
+}
+
+/// A field's value as an object of shape `T`; `None` when absent or not one.
+fn object<'a, T: serde::Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+    serde_json::from_str(raw?.get()).ok()
 }
 
 /// The member whose data a payload (JSON text) carries: a search record's `objectID`, an
-/// event's `detail.user.id` or `detail.userId`. `None` for payloads that carry none or that do
-/// not parse, and for the erasure messages a deletion sends (a search `delete`,
-/// `user.deleted`, `partner.subject.deleted`), which must go out after it.
+/// event's `detail.user.id` or `detail.userId`. `None` for payloads that carry none, that are
+/// not a JSON object or that repeat a key, and for the erasure messages a deletion sends (a
+/// search `delete`, `user.deleted`, `partner.subject.deleted`), which must go out after it.
 pub fn member_data_of(payload: &str) -> Option<uuid::Uuid> {
     let carried: Carried = serde_json::from_str(payload).ok()?;
-    if carried.action.as_deref() == Some("delete") {
+    if string(carried.action).as_deref() == Some("delete") {
         return None;
     }
-    if let Some(detail_type) = carried.detail_type {
+    if let Some(detail_type) = string(carried.detail_type) {
         if matches!(&*detail_type, "user.deleted" | "partner.subject.deleted") {
             return None;
         }
-        let detail = carried.detail?;
-        let id = detail.user.and_then(|u| u.id).or(detail.user_id)?;
+        let detail: CarriedDetail = object(carried.detail)?;
+        let id = object::<CarriedUser>(detail.user)
+            .and_then(|user| string(user.id))
+            .or_else(|| string(detail.user_id))?;
         return id.parse().ok();
     }
-    carried.object_id?.parse().ok()
+    string(carried.object_id)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -125,5 +140,18 @@ mod tests {
         ] {
             assert_eq!(member_data_of(&unreadable), None, "{unreadable}");
         }
+        // A field of an unexpected type is ignored on its own, as the other fields are read.
+        for odd in [
+            json!({"objectID": s, "action": 5}),
+            json!({"objectID": s, "detailType": 7}),
+            json!({"detailType": "user.login", "detail": {"user": "x", "userId": s}}),
+            json!({"detailType": "user.login", "detail": {"user": {"id": 1}, "userId": s}}),
+        ] {
+            assert_eq!(member_data_of(&odd.to_string()), Some(id), "{odd}");
+        }
+        // An escaped string is read as the string it stands for.
+        let first = s.chars().next().unwrap() as u32;
+        let escaped = format!("{{\"objectID\": \"\\u{first:04x}{}\"}}", &s[1..]);
+        assert_eq!(member_data_of(&escaped), Some(id), "{escaped}");
     }
 }
