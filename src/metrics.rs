@@ -56,6 +56,12 @@ pub struct BreakerTransition {
     pub to: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WritePath {
+    /// `one_statement`, `transaction` or `general` (`store::LoginWrites`).
+    pub path: &'static str,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -75,6 +81,8 @@ pub struct Metrics {
     pub hybris_breaker_transitions: Family<BreakerTransition, Counter>,
     /// 1 while the read cache serves authenticated requests, 0 while they read the database.
     pub read_cache_enabled: Gauge,
+    /// Copied from the store's counts at each scrape.
+    pub login_writes: Family<WritePath, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -163,8 +171,15 @@ impl Default for Metrics {
             "1 while sessions and user views are served from the invalidated read cache, 0 while every request reads the database",
             read_cache_enabled.clone(),
         );
+        let login_writes = Family::<WritePath, Counter>::default();
+        registry.register(
+            "login_writes",
+            "Sign-ins written to the database since start, by path: one_statement (a returning member's password login in one statement), transaction (a password login's transaction), general (every other sign-in, and those the two could not take)",
+            login_writes.clone(),
+        );
         Self {
             registry,
+            login_writes,
             read_cache_enabled,
             hybris_breaker_state,
             hybris_breaker_transitions,

@@ -75,6 +75,8 @@ pub struct Gauges {
     pub outbox: Vec<(crate::domain::outbox::Sink, crate::store::SinkCounts)>,
     /// Whether authenticated reads are served from the read cache now.
     pub read_cache_enabled: bool,
+    /// Sign-ins written since start, by path (`crate::store::LoginWrites::counts`).
+    pub login_writes: [(&'static str, u64); 3],
 }
 
 /// The rules the use cases apply, from configuration.
@@ -179,6 +181,7 @@ impl Auth {
             live_sessions,
             outbox,
             read_cache_enabled: self.store.read_cache_enabled(),
+            login_writes: self.store.login_writes().counts(),
         }
     }
 

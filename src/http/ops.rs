@@ -28,6 +28,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(live) = gauges.live_sessions {
         state.metrics.live_sessions.set(live);
     }
+    for (path, count) in gauges.login_writes {
+        // The store counts; the counter takes the larger (a concurrent scrape may be ahead).
+        state
+            .metrics
+            .login_writes
+            .get_or_create(&crate::metrics::WritePath { path })
+            .inner()
+            .fetch_max(count, std::sync::atomic::Ordering::Relaxed);
+    }
     for (sink, counts) in gauges.outbox {
         for (state_name, value) in [
             ("pending", counts.pending),

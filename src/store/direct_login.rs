@@ -1,5 +1,5 @@
-//! A sign-in through the member directory with no proof to consume — every password login —
-//! on PostgreSQL in four exchanges on the direct pool: `BEGIN`; the member, its identity, the
+//! A sign-in through the member directory with no proof to consume — every password login that
+//! `returning_login` cannot write in one statement — on PostgreSQL in four exchanges on the direct pool: `BEGIN`; the member, its identity, the
 //! new session and its first refresh token as one statement; the device's previous session
 //! ended, the outbox rows, the audit rows and the invalidation's `NOTIFY` as another; `COMMIT`
 //! with the read cache's leaseholder lookup after it.
@@ -42,7 +42,7 @@ const SIGN_IN_SQL: &str = "WITH u AS ( \
         roles = excluded.roles \
       RETURNING id, upstream_customer_id, email, first_name, last_name, membership_number, \
         membership_start_date, membership_end_date, chapter, created_at, updated_at, \
-        last_login_at, roles, phone, phone_verified_at), \
+        last_login_at, roles, phone, phone_verified_at, xmin::text), \
     identity AS ( \
       INSERT INTO identities (id, user_id, provider, subject, created_at, last_used_at, email, \
         linked_by) \
@@ -63,32 +63,156 @@ const SIGN_IN_SQL: &str = "WITH u AS ( \
       SELECT $25, $26, id, NULL, $10, NULL, NULL, $27 FROM session) \
     SELECT u.*, session.* FROM u, session";
 
-/// How many columns of `SIGN_IN_SQL`'s row are the user's.
+/// How many columns of `SIGN_IN_SQL`'s row are the user's; its row version (`xmin`) follows
+/// them, then the session's columns.
 const USER_COLUMNS: usize = 15;
 
-/// The device's (`$26`, none when NULL) other live sessions ended, the outbox rows (pending,
-/// as `outbox::row` makes them), the audit rows (as `audit::row` makes them) and the
-/// notifications on `$21`, from arrays of equal length per table. The sessions are ended here,
-/// not in `SIGN_IN_SQL`: this statement starts once the member's row is locked, so a concurrent
-/// login on the same device has committed and its session is seen (a statement sees the rows
-/// committed when it starts).
-const RECORD_SQL: &str = "WITH replaced AS ( \
+/// The device's (`$26`, none when NULL) other live sessions ended, then the outbox rows, the audit
+/// rows and the notifications as [`bind_recorded`] binds them (`$1`–`$27`), each written only
+/// when the first argument's condition holds (`AND …` for the sessions, `WHERE …` for the
+/// others; empty: always).
+macro_rules! recorded {
+    ($and:literal, $where:literal) => {
+        concat!(
+            "replaced AS ( \
       UPDATE sessions SET revoked_at = $23, end_reason = $24 \
-      WHERE user_id = $25 AND device_id = $26 AND revoked_at IS NULL AND id <> $27), \
+      WHERE user_id = $25 AND device_id = $26 AND revoked_at IS NULL AND id <> $27 ",
+            $and,
+            "), \
     outboxed AS ( \
       INSERT INTO outbox (id, sink, message_key, payload, created_at, available_at, attempts, \
         last_error, claimed_until, claimed_by, delivered_at, dead_at, member_id) \
       SELECT id, sink, message_key, payload, $5, $5, 0, NULL, NULL, NULL, NULL, NULL, member_id \
       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $6::uuid[]) \
-        AS m(id, sink, message_key, payload, member_id)), \
+        AS m(id, sink, message_key, payload, member_id) ",
+            $where,
+            "), \
     audited AS ( \
       INSERT INTO auth_events (id, occurred_at, event_type, outcome, reason, method, user_id, \
         session_id, device_hash, client_ip, request_id, subject_hash, details, event_count, \
         summary_key) \
       SELECT e.*, NULL FROM unnest($7::uuid[], $8::timestamptz[], $9::text[], $10::text[], \
         $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::text[], $16::text[], \
-        $17::text[], $18::text[], $19::text[], $20::int4[]) AS e) \
-    SELECT pg_notify($21, payload) FROM unnest($22::text[]) AS n(payload)";
+        $17::text[], $18::text[], $19::text[], $20::int4[]) AS e ",
+            $where,
+            "), \
+    notified AS ( \
+      SELECT pg_notify($21, payload) FROM unnest($22::text[]) AS n(payload) ",
+            $where,
+            ") "
+        )
+    };
+}
+pub(super) use recorded;
+
+/// The second statement: [`recorded!`] unconditionally. It starts once the member's row is
+/// locked, so a concurrent login on the same device has committed and its session is ended
+/// here (a statement sees the rows committed when it starts).
+const RECORD_SQL: &str = concat!("WITH ", recorded!("", ""), "SELECT count(*) FROM notified");
+
+/// What [`recorded!`] writes besides the login's own rows.
+pub(super) struct Recorded<'a> {
+    pub messages: &'a [super::entities::outbox::Model],
+    pub events: &'a [super::entities::auth_events::Model],
+    /// The invalidation payloads ([`Store::announcement`]).
+    pub notifications: &'a [String],
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub user_id: Uuid,
+    pub device_id: Option<&'a str>,
+    /// The new session, which stays live.
+    pub session_id: Uuid,
+}
+
+/// Binds `$1`–`$27` of [`recorded!`] on `query`, in order.
+pub(super) fn bind_recorded<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    r: &Recorded<'q>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let (messages, events) = (r.messages, r.events);
+    query
+        .bind(messages.iter().map(|m| m.id).collect::<Vec<_>>())
+        .bind(messages.iter().map(|m| m.sink.as_str()).collect::<Vec<_>>())
+        .bind(
+            messages
+                .iter()
+                .map(|m| m.message_key.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            messages
+                .iter()
+                .map(|m| m.payload.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(r.now)
+        .bind(messages.iter().map(|m| m.member_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.event_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.outcome.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.reason.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.method.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.session_id).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.device_hash.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.client_ip.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.request_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.subject_hash.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.details.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.event_count).collect::<Vec<_>>())
+        .bind(CHANNEL)
+        .bind(r.notifications)
+        .bind(r.now)
+        .bind(EndReason::ReplacedByNewLogin.as_str())
+        .bind(r.user_id)
+        .bind(r.device_id)
+        .bind(r.session_id)
+}
 
 impl Store {
     /// The writes of `login` (a `LoginMember::Directory` sign-in without a proof) in one
@@ -155,7 +279,8 @@ impl Store {
             }
             Err(error) => return Err(query_error(error)),
         };
-        let (user, session) = decode(&row).map_err(query_error)?;
+        let (user, version, session) = decode(&row).map_err(query_error)?;
+        let known = (user.clone(), version);
         let mut record = LoginRecord {
             first_login: user.id == new_id,
             user: to_user(user),
@@ -171,90 +296,17 @@ impl Store {
         record.audited = (login.audit)(&record);
         let events: Vec<_> = record.audited.iter().map(|e| audit::row(e, None)).collect();
         let (announced, notifications) = self.announcement(vec![record.user.id.0]);
+        let recorded = Recorded {
+            messages: &messages,
+            events: &events,
+            notifications: &notifications,
+            now,
+            user_id: record.user.id.0,
+            device_id: device.device_id.as_deref(),
+            session_id: record.session.id.0,
+        };
         conn.run(async |c| {
-            sqlx::query(RECORD_SQL)
-                .bind(messages.iter().map(|m| m.id).collect::<Vec<_>>())
-                .bind(messages.iter().map(|m| m.sink.as_str()).collect::<Vec<_>>())
-                .bind(
-                    messages
-                        .iter()
-                        .map(|m| m.message_key.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    messages
-                        .iter()
-                        .map(|m| m.payload.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(now)
-                .bind(messages.iter().map(|m| m.member_id).collect::<Vec<_>>())
-                .bind(events.iter().map(|e| e.id).collect::<Vec<_>>())
-                .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.event_type.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.outcome.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.reason.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.method.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
-                .bind(events.iter().map(|e| e.session_id).collect::<Vec<_>>())
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.device_hash.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.client_ip.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.request_id.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.subject_hash.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    events
-                        .iter()
-                        .map(|e| e.details.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(events.iter().map(|e| e.event_count).collect::<Vec<_>>())
-                .bind(CHANNEL)
-                .bind(&notifications)
-                .bind(now)
-                .bind(EndReason::ReplacedByNewLogin.as_str())
-                .bind(record.user.id.0)
-                .bind(&device.device_id)
-                .bind(record.session.id.0)
+            bind_recorded(sqlx::query(RECORD_SQL), &recorded)
                 .execute(c)
                 .await
         })
@@ -272,6 +324,8 @@ impl Store {
             Err(error) => Err(error),
         };
         drop(conn);
+        // Committed: the member's row is as `known` says until someone else writes it.
+        self.known_members.remember(known.0, known.1);
         let leaseholders = leaseholders
             .inspect_err(|error| tracing::warn!(%error, "reading the leaseholders after the commit failed: reading them again"))
             .ok();
@@ -281,14 +335,20 @@ impl Store {
     }
 }
 
+/// The user's row, its version (`xmin`) and the session's row.
 fn decode(
     row: &PgRow,
 ) -> Result<
     (
         super::entities::users::Model,
+        String,
         super::entities::sessions::Model,
     ),
     sqlx::Error,
 > {
-    Ok((user_at(row, 0)?, session_at(row, USER_COLUMNS)?))
+    Ok((
+        user_at(row, 0)?,
+        row.try_get(USER_COLUMNS)?,
+        session_at(row, USER_COLUMNS + 1)?,
+    ))
 }

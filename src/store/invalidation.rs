@@ -37,12 +37,22 @@ pub const LISTENER_NAME: &str = "login-api read cache";
 /// machines' clocks.
 pub const OUTWAIT: Duration = LEASE.saturating_add(Duration::from_millis(50));
 /// How much longer than [`LEASE`] a writer counts a lease as running: a renewal in flight.
+/// Written into [`LEASEHOLDERS_SQL`]; a test holds the two equal.
+#[cfg_attr(not(test), allow(dead_code))]
 const LEASE_MARGIN: Duration = Duration::from_millis(500);
+macro_rules! leaseholders {
+    () => {
+        "SELECT instance FROM read_cache_leases \
+        WHERE renewed_at > clock_timestamp() - interval '1.5 seconds'"
+    };
+}
 /// `COMMIT`, then the leaseholders' lookup, as one simple-protocol query: the lookup follows
 /// the commit as `Store::settle`'s does, in the commit's exchange. No parameters there: the
 /// window ([`LEASE`] and [`LEASE_MARGIN`]) is written in, and a test holds the two equal.
-pub(super) const COMMIT_THEN_LEASEHOLDERS_SQL: &str = "COMMIT; SELECT instance FROM \
-    read_cache_leases WHERE renewed_at > clock_timestamp() - interval '1.5 seconds'";
+pub(super) const COMMIT_THEN_LEASEHOLDERS_SQL: &str = concat!("COMMIT; ", leaseholders!());
+/// The leaseholders' lookup alone (`instance` as stored): renewed within [`LEASE`] and
+/// [`LEASE_MARGIN`].
+pub(super) const LEASEHOLDERS_SQL: &str = leaseholders!();
 /// Users per notification: 150 × 37 bytes stays well under PostgreSQL's 8000-byte payload.
 const USERS_PER_NOTIFICATION: usize = 150;
 
@@ -266,13 +276,9 @@ impl Store {
         // On the direct pool: one exchange, where sea-orm's pool adds its release ping.
         let mut conn = self.direct_connection().await?;
         conn.run(async |c| {
-            sea_orm::sqlx::query_scalar(
-                "SELECT instance FROM read_cache_leases \
-                 WHERE renewed_at > clock_timestamp() - make_interval(secs => $1)",
-            )
-            .bind((LEASE + LEASE_MARGIN).as_secs_f64())
-            .fetch_all(c)
-            .await
+            sea_orm::sqlx::query_scalar(LEASEHOLDERS_SQL)
+                .fetch_all(c)
+                .await
         })
         .await
         .map_err(super::direct::query_error)
@@ -337,7 +343,8 @@ mod tests {
             "interval '{} seconds'",
             (LEASE + LEASE_MARGIN).as_secs_f64()
         );
-        assert!(COMMIT_THEN_LEASEHOLDERS_SQL.contains(&window), "{window}");
+        assert!(LEASEHOLDERS_SQL.contains(&window), "{window}");
+        assert!(COMMIT_THEN_LEASEHOLDERS_SQL.ends_with(LEASEHOLDERS_SQL));
     }
 
     #[tokio::test]

@@ -122,13 +122,20 @@ impl Store {
         &self,
         login: &NewLogin<'_>,
     ) -> StoreResult<Result<LoginRecord, NotRecorded>> {
+        use std::sync::atomic::Ordering::Relaxed;
         if self.direct.is_some()
             && login.proof.is_none()
-            && matches!(login.member, LoginMember::Directory(_))
-            // Boxed: inline, its future would enlarge every sign-in's.
-            && let Some(record) = Box::pin(self.record_directory_login(login)).await?
+            && let LoginMember::Directory(profile) = login.member
         {
-            return Ok(Ok(record));
+            // Boxed: inline, their futures would enlarge every sign-in's.
+            if let Some(record) = Box::pin(self.record_returning_login(login, profile)).await? {
+                self.login_writes.one_statement.fetch_add(1, Relaxed);
+                return Ok(Ok(record));
+            }
+            if let Some(record) = Box::pin(self.record_directory_login(login)).await? {
+                self.login_writes.transaction.fetch_add(1, Relaxed);
+                return Ok(Ok(record));
+            }
         }
         let NewLogin {
             device,
@@ -258,6 +265,7 @@ impl Store {
         changed.push(record.user.id.0);
         let announced = self.announce(&txn, changed.iter().copied()).await?;
         txn.commit().await?;
+        self.login_writes.general.fetch_add(1, Relaxed);
         self.settle(announced).await;
         super::audit::log(&record.audited);
         Ok(Ok(record))

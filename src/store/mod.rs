@@ -26,6 +26,7 @@ mod partners;
 mod phone;
 mod purge;
 mod refresh_tokens;
+mod returning_login;
 mod sessions;
 mod social;
 mod users;
@@ -65,6 +66,32 @@ pub struct Store {
     acks: std::sync::Arc<invalidation::Acks>,
     /// Wakes the listener to drop its connection (`reset_invalidation_listener`).
     listener_reset: std::sync::Arc<tokio::sync::Notify>,
+    /// Members whose rows this instance wrote last (see `returning_login`).
+    known_members: std::sync::Arc<returning_login::KnownMembers>,
+    /// How sign-ins reached the database, for operators.
+    login_writes: std::sync::Arc<LoginWrites>,
+}
+
+/// How many sign-ins were written each way since start: a returning member's password login
+/// in one statement (`returning_login`), a password login's transaction (`direct_login`), and
+/// every other sign-in, or one those two left (`logins`).
+#[derive(Debug, Default)]
+pub struct LoginWrites {
+    pub one_statement: std::sync::atomic::AtomicU64,
+    pub transaction: std::sync::atomic::AtomicU64,
+    pub general: std::sync::atomic::AtomicU64,
+}
+
+impl LoginWrites {
+    /// The counts by path name (`one_statement`, `transaction`, `general`).
+    pub fn counts(&self) -> [(&'static str, u64); 3] {
+        use std::sync::atomic::Ordering::Relaxed;
+        [
+            ("one_statement", self.one_statement.load(Relaxed)),
+            ("transaction", self.transaction.load(Relaxed)),
+            ("general", self.general.load(Relaxed)),
+        ]
+    }
 }
 
 /// A pooled connection idle at least this long is pinged before it is handed out; one used
@@ -118,6 +145,8 @@ impl Store {
             cache: std::sync::Arc::new(cache::ReadCache::new(false)),
             acks: std::sync::Arc::default(),
             listener_reset: std::sync::Arc::new(tokio::sync::Notify::new()),
+            known_members: std::sync::Arc::default(),
+            login_writes: std::sync::Arc::default(),
         })
     }
 
@@ -166,6 +195,11 @@ impl Store {
     /// that the read cache can be on.
     pub fn can_listen(&self) -> bool {
         self.backend() == DbBackend::Postgres
+    }
+
+    /// How sign-ins reached the database since start.
+    pub fn login_writes(&self) -> &LoginWrites {
+        &self.login_writes
     }
 
     /// Whether authenticated reads are served from the read cache now.

@@ -25,6 +25,7 @@ mod phone_rules;
 mod phone_senders;
 mod read_cache;
 mod refresh;
+mod returning_login;
 mod schema;
 mod sessions;
 mod sign_in;
