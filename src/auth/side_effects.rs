@@ -42,6 +42,7 @@ pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutb
             // One user's index updates go out in order: an older profile never overwrites a newer.
             key: record.user.id.to_string(),
             payload: text(&search_record(record, today)),
+            member_id: Some(record.user.id.0),
         },
         {
             // Events need no order among themselves: each is its own key.
@@ -54,6 +55,7 @@ pub fn login_side_effects(record: &LoginRecord, today: NaiveDate) -> Vec<NewOutb
                     detail_type: USER_LOGIN,
                     detail: login_event(id, record),
                 }),
+                member_id: Some(record.user.id.0),
             }
         },
     ];
@@ -74,7 +76,7 @@ pub fn social_event(
     if let Some(linked_by) = linked_by {
         fields["linkedBy"] = json!(linked_by);
     }
-    event(detail_type, fields, at)
+    event(detail_type, Some(user_id), fields, at)
 }
 
 /// A `partner.token.*` event: who, for which partner, from which session; never the token.
@@ -103,6 +105,7 @@ pub fn partner_token_event(
         sink: Sink::EventBus,
         key: id.to_string(),
         payload: json!({"detailType": detail_type, "detail": detail}).to_string(),
+        member_id: Some(user_id.0),
     }
 }
 
@@ -123,6 +126,7 @@ pub fn phone_verified_event(
 ) -> NewOutboxMessage {
     event(
         USER_PHONE_VERIFIED,
+        Some(user_id),
         json!({"userId": user_id.to_string(), "phoneRegion": region.as_str()}),
         at,
     )
@@ -140,13 +144,20 @@ pub fn phone_removed_event(
     };
     event(
         USER_PHONE_REMOVED,
+        Some(user_id),
         json!({"userId": user_id.to_string(), "reason": reason}),
         at,
     )
 }
 
-/// An event of its own key, with the common envelope fields.
-fn event(detail_type: &str, fields: Value, at: chrono::DateTime<chrono::Utc>) -> NewOutboxMessage {
+/// An event of its own key, with the common envelope fields, about `member` (`None` for an
+/// erasure).
+fn event(
+    detail_type: &str,
+    member: Option<crate::domain::UserId>,
+    fields: Value,
+    at: chrono::DateTime<chrono::Utc>,
+) -> NewOutboxMessage {
     let id = Uuid::now_v7();
     let mut detail = json!({
         "eventId": id.to_string(),
@@ -161,6 +172,7 @@ fn event(detail_type: &str, fields: Value, at: chrono::DateTime<chrono::Utc>) ->
         sink: Sink::EventBus,
         key: id.to_string(),
         payload: json!({"detailType": detail_type, "detail": detail}).to_string(),
+        member_id: member.map(|m| m.0),
     }
 }
 
@@ -293,9 +305,11 @@ pub fn deletion_messages(
             sink: Sink::SearchIndex,
             key: user_id.clone(),
             payload: json!({"action": "delete", "objectID": user_id}).to_string(),
+            member_id: None,
         },
         event(
             USER_DELETED,
+            None,
             json!({"userId": user_id, "deletedAt": rfc3339(at)}),
             at,
         ),
@@ -317,6 +331,7 @@ pub fn deletion_messages(
                 },
             })
             .to_string(),
+            member_id: None,
         });
     }
     messages

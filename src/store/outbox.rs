@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Store, StoreResult, entities::outbox};
-use crate::domain::outbox::{Sink, member_data_of};
+use crate::domain::outbox::Sink;
 
 /// A side effect to record with a business write.
 #[derive(Debug, Clone)]
@@ -26,6 +26,10 @@ pub struct NewOutboxMessage {
     pub key: String,
     /// JSON text.
     pub payload: String,
+    /// The member whose data the payload carries, `None` for the erasures a deletion sends
+    /// (which must go out after it): what `outbox::member_data_of` reads from `payload`, given by
+    /// the code that built it so a login does not parse its own payloads back.
+    pub member_id: Option<Uuid>,
 }
 
 /// How one delivery went.
@@ -67,8 +71,15 @@ pub(super) async fn insert(
 
 /// The pending row of `message`, written at `now`.
 pub(super) fn row(now: DateTime<Utc>, message: NewOutboxMessage) -> outbox::Model {
+    // Every test that writes a row checks that its builder named the member its payload does.
+    debug_assert_eq!(
+        message.member_id,
+        crate::domain::outbox::member_data_of(&message.payload),
+        "the member id of a message to {} disagrees with its payload",
+        message.sink.as_str()
+    );
     outbox::Model {
-        member_id: member_data_of(&message.payload),
+        member_id: message.member_id,
         id: message.id,
         sink: message.sink.as_str().to_owned(),
         message_key: message.key,
