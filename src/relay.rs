@@ -1,9 +1,13 @@
 //! The outbox relay: delivers outbox rows to their sinks, in the background of `serve`.
 //!
-//! Design: one loop per sink claims a batch (a lease in the database, so several instances can
-//! run relays at once), delivers it, and settles each row: delivered, or failed with exponential
-//! backoff and jitter, or — after `max_attempts` — parked as dead, where it is kept, counted and
-//! replayable (`login-api outbox replay`). A login wakes the loops; otherwise they poll.
+//! Design: one loop claims a batch of every sink's rows in one statement (a lease in the
+//! database, so several instances can run relays at once), delivers each sink's share to it,
+//! the sinks at once, and settles each row: delivered, or failed with exponential backoff and
+//! jitter, or — after `max_attempts` — parked as dead, where it is kept, counted and replayable
+//! (`login-api outbox replay`). A login wakes the loop; otherwise it polls. One loop rather than
+//! one per sink: a claim and a settle per batch instead of per sink and batch (the relay was
+//! about a tenth of a sequential login's instructions, BENCHMARKS.md), at the cost of a slow
+//! sink holding the other's next batch until its timeout.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,7 +15,7 @@ use tokio::sync::Notify;
 
 use crate::domain::outbox::{OutboxMessage, Sink, member_data_of};
 use crate::ports::{Clock, OutboxSink};
-use crate::store::{ClaimedBatch, Settlement, SinkCounts, Store};
+use crate::store::{ClaimLimits, ClaimedBatch, Settlement, SinkCounts, Store};
 
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
@@ -32,6 +36,8 @@ pub struct RelaySettings {
 pub struct Batch {
     /// Rows claimed (delivered, failed or dropped).
     pub claimed: usize,
+    /// Whether a sink's share reached its `max_batch`: rows may be left behind.
+    pub full: bool,
     /// Whether a row with the key of a delivered one is still pending.
     pub next_of_key_pending: bool,
 }
@@ -63,14 +69,10 @@ impl Relay {
         }
     }
 
-    /// Runs one loop per sink until the task is dropped.
+    /// Runs the delivery loop until the task is dropped.
     pub async fn run(self: Arc<Self>) {
-        let loops = self.sinks.clone().into_iter().map(|sink| {
-            let relay = self.clone();
-            tokio::spawn(async move { relay.run_sink(sink).await })
-        });
-        let handles: Vec<_> = loops.collect();
-        let _guard = AbortOnDrop(handles);
+        let relay = self.clone();
+        let _guard = AbortOnDrop(vec![tokio::spawn(async move { relay.run_loop().await })]);
         // The counts in the log, at most once a minute and only when they moved, for operators
         // without a dashboard: an idle relay stays quiet.
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
@@ -94,24 +96,19 @@ impl Relay {
         }
     }
 
-    async fn run_sink(&self, sink: Arc<dyn OutboxSink>) {
+    async fn run_loop(&self) {
         loop {
             // Armed before the claim: a write committed while this batch is out wakes the next.
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.deliver_batch(sink.as_ref()).await {
-                // A full batch may have left rows behind, and a settled row may have made its
+            match self.deliver_batch().await {
+                // A full share may have left rows behind, and a settled row may have made its
                 // key's next row claimable (no write wakes the relay for that): at once again.
-                Ok(batch)
-                    if batch.claimed >= sink.max_batch()
-                        || (batch.next_of_key_pending && sink.sink().in_key_order()) =>
-                {
-                    continue;
-                }
+                Ok(batch) if batch.full || batch.next_of_key_pending => continue,
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(sink = sink.sink().as_str(), error = %format!("{error:#}"), "outbox relay failed to claim")
+                    tracing::warn!(error = %format!("{error:#}"), "outbox relay failed to claim")
                 }
             }
             tokio::select! {
@@ -121,75 +118,115 @@ impl Relay {
         }
     }
 
-    /// Claims, delivers and settles one batch: how many rows it claimed, and whether a row of
-    /// a delivered row's key is still pending. Two
-    /// statements when all goes well: the claim (which also tells whose member was deleted)
-    /// and the settle (which also drops rows whose member was deleted while they were out).
-    #[tracing::instrument(name = "outbox.deliver", skip_all, fields(sink = sink.sink().as_str(), claimed))]
-    pub async fn deliver_batch(&self, sink: &dyn OutboxSink) -> anyhow::Result<Batch> {
+    /// The sink of `sink`, if this relay delivers to it.
+    fn sink_for(&self, sink: Sink) -> Option<&dyn OutboxSink> {
+        self.sinks
+            .iter()
+            .find(|s| s.sink() == sink)
+            .map(|s| s.as_ref())
+    }
+
+    /// Claims, delivers and settles one batch of every sink's rows: how many rows it claimed,
+    /// whether a sink's share was full, and whether a row of a delivered row's key is still
+    /// pending. Two statements when all goes well: the claim (which also tells whose member
+    /// was deleted) and the settle (which also drops rows whose member was deleted while they
+    /// were out).
+    #[tracing::instrument(name = "outbox.deliver", skip_all, fields(claimed))]
+    pub async fn deliver_batch(&self) -> anyhow::Result<Batch> {
+        let limits: ClaimLimits =
+            Sink::ALL.map(|sink| self.sink_for(sink).map_or(0, |s| s.max_batch() as u64));
         let now = self.clock.now();
         let batch = self
             .store
-            .claim_outbox_batch(
-                sink.sink(),
-                &self.id,
-                now,
-                now + self.settings.lease,
-                sink.max_batch() as u64,
-            )
+            .claim_outbox_of_sinks(limits, &self.id, now, now + self.settings.lease)
             .await?;
         let claimed = batch.messages.len();
         tracing::Span::current().record("claimed", claimed);
         if claimed == 0 {
             return Ok(Batch::default());
         }
+        let full = Sink::ALL.iter().zip(limits).any(|(sink, limit)| {
+            limit > 0 && batch.messages.iter().filter(|m| m.sink == *sink).count() as u64 >= limit
+        });
         let legacy = batch.written_before_member_id.clone();
         let messages = self.without_deleted_members(batch).await?;
-        let results = sink.deliver(&messages).await;
-        let now = self.clock.now();
+        let shares = Sink::ALL.map(|sink| self.deliver_share(sink, &messages));
         let mut delivered = Vec::with_capacity(messages.len());
+        for share in futures_util::future::join_all(shares).await {
+            delivered.extend(share?);
+        }
+        // Delivered rows written before `member_id` whose member was deleted while they were
+        // out, where the settle cannot tell: they go rather than stay delivered.
+        let unsure: Vec<&OutboxMessage> = messages
+            .iter()
+            .filter(|m| legacy.contains(&m.id) && delivered.contains(&m.id))
+            .collect();
+        if !unsure.is_empty() {
+            // The rare paths' futures boxed: inline, they would make this future (created per
+            // batch, and moved with it) several KB larger.
+            let deleted = Box::pin(self.deleted_members(unsure.iter().copied())).await?;
+            for message in unsure {
+                if member_data_of(&message.payload).is_some_and(|m| deleted.contains(&m)) {
+                    Box::pin(self.store.drop_outbox(message.id, &self.id)).await?;
+                    delivered.retain(|id| *id != message.id);
+                }
+            }
+        }
+        let next_of_key_pending = self
+            .store
+            .settle_delivered(&delivered, &self.id, self.clock.now())
+            .await?;
+        Ok(Batch {
+            claimed,
+            full,
+            next_of_key_pending,
+        })
+    }
+
+    /// Delivers the rows of `sink` among `messages` to it and settles those that failed at
+    /// once, as a relay of that sink alone would (each its own statement: the rare path); the
+    /// ids of those delivered, for one settle of the whole batch. A failed row whose member was
+    /// deleted while it was out is dropped.
+    async fn deliver_share(
+        &self,
+        sink: Sink,
+        messages: &[OutboxMessage],
+    ) -> anyhow::Result<Vec<uuid::Uuid>> {
+        let share: Vec<OutboxMessage> = messages
+            .iter()
+            .filter(|m| m.sink == sink)
+            .cloned()
+            .collect();
+        // No sink, no share: its claim limit was 0.
+        let (Some(to), false) = (self.sink_for(sink), share.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let results = to.deliver(&share).await;
+        let now = self.clock.now();
+        let mut delivered = Vec::with_capacity(share.len());
         let mut failed = Vec::new();
-        for (message, result) in messages.iter().zip(results) {
+        for (message, result) in share.iter().zip(results) {
             match result {
                 Ok(()) => delivered.push(message.id),
                 Err(error) => failed.push((message, error)),
             }
         }
-        // Members deleted while these were out, where the settle cannot tell (failed rows, and
-        // rows written before `member_id`): their rows go rather than wait for a retry or stay
-        // delivered.
-        let unsure: Vec<&OutboxMessage> = messages
-            .iter()
-            .filter(|m| legacy.contains(&m.id) && delivered.contains(&m.id))
-            .chain(failed.iter().map(|(m, _)| *m))
-            .collect();
-        // The rare paths' futures boxed: inline, they would make this future (created per
-        // batch, and moved with it) several KB larger.
-        let deleted_meanwhile = if unsure.is_empty() {
-            Vec::new()
-        } else {
-            Box::pin(self.deleted_members(unsure.into_iter())).await?
-        };
-        let of_deleted = |m: &OutboxMessage| {
-            member_data_of(&m.payload).is_some_and(|member| deleted_meanwhile.contains(&member))
-        };
-        for message in messages.iter().filter(|m| legacy.contains(&m.id)) {
-            if delivered.contains(&message.id) && of_deleted(message) {
-                Box::pin(self.store.drop_outbox(message.id, &self.id)).await?;
-                delivered.retain(|id| *id != message.id);
-            }
+        if failed.is_empty() {
+            return Ok(delivered);
         }
+        let deleted_meanwhile =
+            Box::pin(self.deleted_members(failed.iter().map(|(m, _)| *m))).await?;
         for (message, error) in failed {
-            if of_deleted(message) {
+            if member_data_of(&message.payload).is_some_and(|m| deleted_meanwhile.contains(&m)) {
                 Box::pin(self.store.drop_outbox(message.id, &self.id)).await?;
                 continue;
             }
             let attempts = message.attempts + 1;
             let dead = attempts >= self.settings.max_attempts;
             if dead {
-                tracing::error!(sink = sink.sink().as_str(), event_id = %message.id, attempts, %error, "outbox row parked as dead");
+                tracing::error!(sink = sink.as_str(), event_id = %message.id, attempts, %error, "outbox row parked as dead");
             } else {
-                tracing::warn!(sink = sink.sink().as_str(), event_id = %message.id, attempts, %error, "outbox delivery failed; will retry");
+                tracing::warn!(sink = sink.as_str(), event_id = %message.id, attempts, %error, "outbox delivery failed; will retry");
             }
             let settlement = Settlement::Failed {
                 error: error.0,
@@ -202,14 +239,7 @@ impl Relay {
             )
             .await?;
         }
-        let next_of_key_pending = self
-            .store
-            .settle_delivered(&delivered, &self.id, now)
-            .await?;
-        Ok(Batch {
-            claimed,
-            next_of_key_pending,
-        })
+        Ok(delivered)
     }
 
     /// Drops the rows about members deleted since they were written (a deletion keeps rows a

@@ -260,22 +260,18 @@ pub(super) async fn settle_delivered(
 pub(super) async fn claim_outbox_rows(
     conn: &mut DirectConnection,
     sql: &'static str,
-    sink: crate::domain::outbox::Sink,
     relay: &str,
     now: chrono::DateTime<chrono::Utc>,
     lease_until: chrono::DateTime<chrono::Utc>,
-    limit: u64,
+    limits: super::outbox_claim::ClaimLimits,
 ) -> StoreResult<Vec<super::outbox_claim::ClaimedRow>> {
     let rows = conn
         .run(async |c| {
-            sqlx::query(sql)
-                .bind(lease_until)
-                .bind(relay)
-                .bind(sink.as_str())
-                .bind(now)
-                .bind(limit as i64)
-                .fetch_all(c)
-                .await
+            let mut query = sqlx::query(sql).bind(lease_until).bind(relay).bind(now);
+            for limit in limits {
+                query = query.bind(limit as i64);
+            }
+            query.fetch_all(c).await
         })
         .await
         .map_err(query_error)?;

@@ -42,7 +42,7 @@ pub use deletion::{Deleted, DeletedMember, NewDeletion, Tombstone};
 pub use identities::{LinkOutcome, NewLink};
 pub use logins::{LoginMember, LoginRecord, NewLogin, NotRecorded, Proof};
 pub use outbox::{NewOutboxMessage, Settlement, SinkCounts};
-pub use outbox_claim::ClaimedBatch;
+pub use outbox_claim::{ClaimLimits, ClaimedBatch};
 pub use partners::{NewPartnerToken, PartnerRecord, PartnerTokenRecord, Redemption};
 pub use phone::{Attempt, ChallengeRecord, Enrolment, NewChallenge};
 pub use refresh_tokens::{Claim, Prospect, RefreshTokenRecord, Successor, UsedRefreshToken};

@@ -1,8 +1,9 @@
 //! The relay's claim: a lease on a batch of deliverable outbox rows.
 //!
-//! Design: a claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …` that leases the
-//! rows to one relay; on PostgreSQL the inner select takes `FOR UPDATE SKIP LOCKED`, so relays
-//! in several instances never claim the same row at once. Only the oldest pending row of a
+//! Design: a claim is one `WITH … UPDATE … WHERE id IN (…) RETURNING …` that leases the rows of
+//! every sink to one relay, each sink's up to its own limit; on PostgreSQL each sink's select
+//! takes `FOR UPDATE SKIP LOCKED`, so relays in several instances never claim the same row at
+//! once. Only the oldest pending row of a
 //! `message_key` is claimable where the sink keeps key order. The claim also says which rows
 //! carry a member deleted since they were written (by their `member_id`), so that the relay
 //! drops them without a statement more.
@@ -43,16 +44,21 @@ pub(super) struct ClaimedRow {
 
 /// The columns named, not `*`: a statement prepared before a migration added a column must
 /// not change shape under its cached metadata (PostgreSQL refuses such a plan; sqlx's SQLite
-/// driver indexes past the row).
-const CLAIM_SQL: &str = "UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
-    WHERE id IN ( \
-      SELECT o.id FROM outbox o \
-      WHERE o.sink = $3 AND o.delivered_at IS NULL AND o.dead_at IS NULL \
-        AND o.available_at <= $4 AND (o.claimed_until IS NULL OR o.claimed_until <= $4) \
-        {in_key_order} \
-      ORDER BY o.id LIMIT $5 {lock}) \
+/// driver indexes past the row). `{claimable}` is one CTE per sink (`CLAIMABLE_OF_SINK`), `{ids}`
+/// their union: each sink's rows are chosen by its own walk of `idx_outbox_pending_by_id` under
+/// its own limit, and all are leased in one statement.
+const CLAIM_SQL: &str = "WITH {claimable} \
+    UPDATE outbox SET claimed_until = $1, claimed_by = $2 \
+    WHERE id IN ({ids}) \
     RETURNING id, sink, message_key, payload, created_at, attempts, member_id, \
       EXISTS (SELECT 1 FROM deleted_accounts d WHERE d.user_id = outbox.member_id) AS member_deleted";
+
+/// The deliverable rows of one sink, oldest first, up to its limit (`{limit}`: a parameter).
+const CLAIMABLE_OF_SINK: &str = "SELECT o.id FROM outbox o \
+      WHERE o.sink = '{sink}' AND o.delivered_at IS NULL AND o.dead_at IS NULL \
+        AND o.available_at <= $3 AND (o.claimed_until IS NULL OR o.claimed_until <= $3) \
+        {in_key_order} \
+      ORDER BY o.id LIMIT {limit} {lock}";
 
 /// Only the oldest pending row of a key may go: one user's index updates stay in order. Written
 /// as a correlated `LIMIT 1` subquery, which PostgreSQL answers with one lookup in the partial
@@ -64,22 +70,47 @@ const IN_KEY_ORDER: &str = "AND o.id = ( \
         AND p.delivered_at IS NULL AND p.dead_at IS NULL \
       ORDER BY p.id LIMIT 1)";
 
-/// `CLAIM_SQL` for PostgreSQL or SQLite, with or without the key order; built once.
-fn claim_sql(postgres: bool, in_key_order: bool) -> &'static str {
-    static SQL: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
-        [(false, false), (false, true), (true, false), (true, true)].map(|(postgres, ordered)| {
-            let sql = CLAIM_SQL.replace("{in_key_order}", if ordered { IN_KEY_ORDER } else { "" });
-            if postgres {
-                sql.replace("{lock}", "FOR UPDATE SKIP LOCKED")
-            } else {
-                // SQLite has one writer at a time: the UPDATE itself is the lock. `?N` is its
-                // numbered placeholder.
-                sql.replace("{lock}", "").replace('$', "?")
-            }
+/// `CLAIM_SQL` for PostgreSQL or SQLite, over every sink of `Sink::ALL` (in that order, the
+/// limit of the i-th is parameter `$4 + i`); built once. The sink names are ours, not input.
+fn claim_sql(postgres: bool) -> &'static str {
+    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        [false, true].map(|postgres| {
+            let claimable = Sink::ALL.iter().enumerate().map(|(i, sink)| {
+                let select = CLAIMABLE_OF_SINK
+                    .replace("{sink}", sink.as_str())
+                    .replace(
+                        "{in_key_order}",
+                        if sink.in_key_order() {
+                            IN_KEY_ORDER
+                        } else {
+                            ""
+                        },
+                    )
+                    .replace("{limit}", &format!("${}", 4 + i))
+                    // SQLite has one writer at a time: the UPDATE itself is the lock.
+                    .replace(
+                        "{lock}",
+                        if postgres {
+                            "FOR UPDATE SKIP LOCKED"
+                        } else {
+                            ""
+                        },
+                    );
+                format!("claimable_{i} AS ({select})")
+            });
+            let ids = (0..Sink::ALL.len()).map(|i| format!("SELECT id FROM claimable_{i}"));
+            let sql = CLAIM_SQL
+                .replace("{claimable}", &claimable.collect::<Vec<_>>().join(", "))
+                .replace("{ids}", &ids.collect::<Vec<_>>().join(" UNION ALL "));
+            // `?N` is SQLite's numbered placeholder.
+            if postgres { sql } else { sql.replace('$', "?") }
         })
     });
-    &SQL[usize::from(postgres) * 2 + usize::from(in_key_order)]
+    &SQL[usize::from(postgres)]
 }
+
+/// How many rows of each sink of `Sink::ALL` one claim takes at most, in that order.
+pub type ClaimLimits = [u64; Sink::ALL.len()];
 
 impl Store {
     /// Leases up to `limit` deliverable rows of `sink` to `relay` until `lease_until`.
@@ -99,7 +130,6 @@ impl Store {
 
     /// `claim_outbox`, telling which of the rows carry a member deleted since they were
     /// written (looked up in the claim itself: no statement more per batch).
-    #[tracing::instrument(name = "db.claim_outbox", skip_all)]
     pub async fn claim_outbox_batch(
         &self,
         sink: Sink,
@@ -108,32 +138,44 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> StoreResult<ClaimedBatch> {
+        let limits = Sink::ALL.map(|s| if s == sink { limit } else { 0 });
+        self.claim_outbox_of_sinks(limits, relay, now, lease_until)
+            .await
+    }
+
+    /// Leases to `relay` until `lease_until` up to `limits[i]` deliverable rows of each sink
+    /// `Sink::ALL[i]`, in one statement, oldest first; with `claim_outbox_batch`'s account of
+    /// deleted members.
+    #[tracing::instrument(name = "db.claim_outbox", skip_all)]
+    pub async fn claim_outbox_of_sinks(
+        &self,
+        limits: ClaimLimits,
+        relay: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<ClaimedBatch> {
         let postgres = self.backend() == DbBackend::Postgres;
-        let sql = claim_sql(postgres, sink.in_key_order());
+        let sql = claim_sql(postgres);
         let rows = if postgres {
             super::direct::claim_outbox_rows(
                 &mut self.direct_connection().await?,
                 sql,
-                sink,
                 relay,
                 now,
                 lease_until,
-                limit,
+                limits,
             )
             .await?
         } else {
+            let mut values: Vec<sea_orm::Value> =
+                vec![lease_until.into(), relay.into(), now.into()];
+            values.extend(limits.iter().map(|&limit| (limit as i64).into()));
             // Boxed: inline, sea-orm's future would enlarge this one, created per batch.
             Box::pin(
                 ClaimedRow::find_by_statement(Statement::from_sql_and_values(
                     DbBackend::Sqlite,
                     sql,
-                    [
-                        lease_until.into(),
-                        relay.into(),
-                        sink.as_str().into(),
-                        now.into(),
-                        (limit as i64).into(),
-                    ],
+                    values,
                 ))
                 .all(&self.db),
             )

@@ -284,6 +284,69 @@ async fn two_relays_claiming_at_once_never_hold_the_same_row() {
 }
 
 #[tokio::test]
+async fn one_claim_takes_every_sinks_rows_each_up_to_its_own_limit() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    // Five members, two logins each: ten index updates (five claimable, one per member) and
+    // ten events.
+    for i in 0..5 {
+        for _ in 0..2 {
+            app.login_as(&format!("member{i}@example.org"), None).await;
+        }
+    }
+    let store = &app.store;
+    let now = app.clock.now();
+    let lease = now + Duration::seconds(60);
+    let of = |batch: &[login_api::domain::outbox::OutboxMessage], sink: Sink| {
+        batch.iter().filter(|m| m.sink == sink).count()
+    };
+    let mut limits = [0; Sink::ALL.len()];
+    let at = |sink: Sink| Sink::ALL.iter().position(|s| *s == sink).unwrap();
+    limits[at(Sink::SearchIndex)] = 2;
+    limits[at(Sink::EventBus)] = 3;
+
+    let first = store
+        .claim_outbox_of_sinks(limits, "r", now, lease)
+        .await
+        .unwrap()
+        .messages;
+    assert_eq!(of(&first, Sink::SearchIndex), 2, "{first:?}");
+    assert_eq!(of(&first, Sink::EventBus), 3, "{first:?}");
+    assert!(first.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    let oldest_event = store
+        .claim_outbox(Sink::EventBus, "other", now, lease, 1)
+        .await
+        .unwrap();
+    assert!(
+        first
+            .iter()
+            .all(|m| m.id < oldest_event[0].id || m.sink != Sink::EventBus),
+        "each sink's oldest rows were taken"
+    );
+
+    // A limit of 0 leaves that sink's rows alone; the key order holds in the joint claim.
+    limits[at(Sink::SearchIndex)] = 10;
+    limits[at(Sink::EventBus)] = 0;
+    let second = store
+        .claim_outbox_of_sinks(limits, "r", now, lease)
+        .await
+        .unwrap()
+        .messages;
+    assert_eq!(of(&second, Sink::EventBus), 0, "{second:?}");
+    assert_eq!(
+        of(&second, Sink::SearchIndex),
+        3,
+        "one update per member at a time: {second:?}"
+    );
+    let keys: HashSet<&str> = first
+        .iter()
+        .chain(&second)
+        .filter(|m| m.sink == Sink::SearchIndex)
+        .map(|m| m.key.as_str())
+        .collect();
+    assert_eq!(keys.len(), 5, "no member's two updates out at once");
+}
+
+#[tokio::test]
 async fn only_the_oldest_pending_index_update_of_a_member_is_claimable() {
     let app = spawn_app_with(|s| s.relay_enabled = false).await;
     for _ in 0..3 {
