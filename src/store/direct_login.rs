@@ -1,6 +1,7 @@
 //! A sign-in through the member directory with no proof to consume — every password login that
-//! `returning_login` cannot write in one statement — on PostgreSQL in four exchanges on the direct pool: `BEGIN`; the member, its identity, the
-//! new session and its first refresh token as one statement; the device's previous session
+//! `returning_login` cannot write in one statement — on PostgreSQL in four exchanges on the
+//! direct pool: `BEGIN`; the member, its identity, the new session and its first refresh token
+//! as one statement; the device's previous session
 //! ended, the outbox rows, the audit rows and the invalidation's `NOTIFY` as another; `COMMIT`
 //! with the read cache's leaseholder lookup after it.
 //!
@@ -18,7 +19,7 @@ use sea_orm::sqlx::{self, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use super::direct::{query_error, session_at, user_at};
-use super::invalidation::{CHANNEL, COMMIT_THEN_LEASEHOLDERS_SQL};
+use super::invalidation::{Announced, CHANNEL, COMMIT_THEN_LEASEHOLDERS_SQL};
 use super::logins::{LoginMember, LoginRecord, NewLogin};
 use super::sessions::to_session;
 use super::users::to_user;
@@ -121,6 +122,61 @@ pub(super) struct Recorded<'a> {
     pub device_id: Option<&'a str>,
     /// The new session, which stays live.
     pub session_id: Uuid,
+}
+
+/// What a login writes beside its own rows, built from its record: the outbox rows
+/// (`login.side_effects`), the audit rows (`login.audit`, kept in the record) and the read
+/// caches' announcement of the member. Owned, so that [`Recorded`] can borrow it.
+pub(super) struct Staged {
+    messages: Vec<super::entities::outbox::Model>,
+    events: Vec<super::entities::auth_events::Model>,
+    notifications: Vec<String>,
+    /// To settle once the write has committed ([`Store::settle_among`]).
+    pub announced: Announced,
+}
+
+impl Staged {
+    /// The [`recorded!`] parameters of `record`'s login from `device_id`, written at `now`.
+    pub fn recorded<'a>(
+        &'a self,
+        record: &LoginRecord,
+        device_id: Option<&'a str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Recorded<'a> {
+        Recorded {
+            messages: &self.messages,
+            events: &self.events,
+            notifications: &self.notifications,
+            now,
+            user_id: record.user.id.0,
+            device_id,
+            session_id: record.session.id.0,
+        }
+    }
+}
+
+impl Store {
+    /// Stages what `login` writes beside `record` at `now`, and fills `record.audited`.
+    pub(super) fn stage(
+        &self,
+        login: &NewLogin<'_>,
+        record: &mut LoginRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Staged {
+        let messages = (login.side_effects)(record)
+            .into_iter()
+            .map(|message| outbox::row(now, message))
+            .collect();
+        record.audited = (login.audit)(record);
+        let events = record.audited.iter().map(|e| audit::row(e, None)).collect();
+        let (announced, notifications) = self.announcement(vec![record.user.id.0]);
+        Staged {
+            messages,
+            events,
+            notifications,
+            announced,
+        }
+    }
 }
 
 /// Binds `$1`–`$27` of [`recorded!`] on `query`, in order.
@@ -289,22 +345,8 @@ impl Store {
             audited: Vec::new(),
         };
 
-        let messages: Vec<_> = (login.side_effects)(&record)
-            .into_iter()
-            .map(|message| outbox::row(now, message))
-            .collect();
-        record.audited = (login.audit)(&record);
-        let events: Vec<_> = record.audited.iter().map(|e| audit::row(e, None)).collect();
-        let (announced, notifications) = self.announcement(vec![record.user.id.0]);
-        let recorded = Recorded {
-            messages: &messages,
-            events: &events,
-            notifications: &notifications,
-            now,
-            user_id: record.user.id.0,
-            device_id: device.device_id.as_deref(),
-            session_id: record.session.id.0,
-        };
+        let staged = self.stage(login, &mut record, now);
+        let recorded = staged.recorded(&record, device.device_id.as_deref(), now);
         conn.run(async |c| {
             bind_recorded(sqlx::query(RECORD_SQL), &recorded)
                 .execute(c)
@@ -329,7 +371,7 @@ impl Store {
         let leaseholders = leaseholders
             .inspect_err(|error| tracing::warn!(%error, "reading the leaseholders after the commit failed: reading them again"))
             .ok();
-        self.settle_among(announced, leaseholders).await;
+        self.settle_among(staged.announced, leaseholders).await;
         audit::log(&record.audited);
         Ok(Some(record))
     }

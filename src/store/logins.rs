@@ -289,13 +289,16 @@ const INSERT_SESSION_SQL: &str = "WITH session AS ( \
       SELECT $13, $14, id, NULL, $11, NULL, NULL, $15 FROM session) \
     SELECT * FROM session";
 
-async fn insert_session(
-    txn: &sea_orm::DatabaseTransaction,
+/// The session `login` opens for `user_id` at `now`, live until `expires_at`: its device's
+/// details, its method, not yet active.
+pub(super) fn new_session(
     login: &NewLogin<'_>,
     user_id: Uuid,
-) -> StoreResult<sessions::Model> {
-    let NewLogin { device, now, .. } = *login;
-    let session = sessions::Model {
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> sessions::Model {
+    let device = login.device;
+    sessions::Model {
         id: Uuid::now_v7(),
         user_id,
         device_id: device.device_id.clone(),
@@ -309,10 +312,19 @@ async fn insert_session(
         created_at: now,
         last_accessed_at: now,
         last_active_at: None,
-        expires_at: login.session_expires_at,
+        expires_at,
         revoked_at: None,
         end_reason: None,
-    };
+    }
+}
+
+async fn insert_session(
+    txn: &sea_orm::DatabaseTransaction,
+    login: &NewLogin<'_>,
+    user_id: Uuid,
+) -> StoreResult<sessions::Model> {
+    let now = login.now;
+    let session = new_session(login, user_id, now, login.session_expires_at);
     if txn.get_database_backend() == DbBackend::Postgres {
         let s = session;
         let inserted = sessions::Entity::find()

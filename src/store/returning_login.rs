@@ -34,12 +34,12 @@ use sea_orm::sqlx::{self, Row};
 use uuid::Uuid;
 
 use super::direct::query_error;
-use super::direct_login::{Recorded, bind_recorded, recorded};
-use super::entities::{sessions, users};
-use super::logins::{LoginRecord, NewLogin};
+use super::direct_login::{bind_recorded, recorded};
+use super::entities::users;
+use super::logins::{LoginRecord, NewLogin, new_session};
 use super::sessions::to_session;
 use super::users::to_user;
-use super::{Store, StoreResult, audit, outbox};
+use super::{Store, StoreResult, audit};
 use crate::domain::CustomerProfile;
 
 /// How many members an instance keeps (about 300 bytes each): the most recent logins'.
@@ -177,24 +177,7 @@ impl Store {
         let now = stored(login.now);
         let roles = serde_json::to_string(&profile.roles).unwrap_or_else(|_| "[]".into());
         let user = updated(&known.row, profile, &roles, now);
-        let session = sessions::Model {
-            id: Uuid::now_v7(),
-            user_id: user.id,
-            device_id: device.device_id.clone(),
-            device_type: device.device_type.map(|t| t.as_str().to_owned()),
-            device_name: device.device_name.clone(),
-            platform: device.platform.clone(),
-            platform_version: device.platform_version.clone(),
-            app_version: device.app_version.clone(),
-            push_token: device.push_token.clone(),
-            auth_method: login.method.as_str().to_owned(),
-            created_at: now,
-            last_accessed_at: now,
-            last_active_at: None,
-            expires_at: stored(login.session_expires_at),
-            revoked_at: None,
-            end_reason: None,
-        };
+        let session = new_session(login, user.id, now, stored(login.session_expires_at));
         let mut record = LoginRecord {
             first_login: false,
             user: to_user(user.clone()),
@@ -202,22 +185,8 @@ impl Store {
             linked: None,
             audited: Vec::new(),
         };
-        let messages: Vec<_> = (login.side_effects)(&record)
-            .into_iter()
-            .map(|message| outbox::row(now, message))
-            .collect();
-        record.audited = (login.audit)(&record);
-        let events: Vec<_> = record.audited.iter().map(|e| audit::row(e, None)).collect();
-        let (announced, notifications) = self.announcement(vec![user.id]);
-        let recorded = Recorded {
-            messages: &messages,
-            events: &events,
-            notifications: &notifications,
-            now,
-            user_id: user.id,
-            device_id: device.device_id.as_deref(),
-            session_id: record.session.id.0,
-        };
+        let staged = self.stage(login, &mut record, now);
+        let recorded = staged.recorded(&record, device.device_id.as_deref(), now);
         let membership = profile.membership.as_ref();
 
         let mut conn = self.direct_connection().await?;
@@ -273,7 +242,7 @@ impl Store {
         let leaseholders = leaseholders
             .inspect_err(|error| tracing::warn!(%error, "reading the leaseholders after the commit failed: reading them again"))
             .ok();
-        self.settle_among(announced, leaseholders).await;
+        self.settle_among(staged.announced, leaseholders).await;
         audit::log(&record.audited);
         Ok(Some(record))
     }
