@@ -1,9 +1,9 @@
 //! A sign-in through the member directory with no proof to consume — every password login that
 //! `returning_login` cannot write in one statement — on PostgreSQL in four exchanges on the
 //! direct pool: `BEGIN`; the member, its identity, the new session and its first refresh token
-//! as one statement; the device's previous session
-//! ended, the outbox rows, the audit rows and the invalidation's `NOTIFY` as another; `COMMIT`
-//! with the read cache's leaseholder lookup after it.
+//! as one statement; the device's previous session ended, the outbox rows, the audit rows and
+//! the invalidation's `NOTIFY` as another; `COMMIT` with the read cache's leaseholder lookup
+//! after it.
 //!
 //! Why: through sea-orm the same writes took nine exchanges and the pool's release ping, and
 //! about 590,000 of a login's 1.5 million instructions (`bench/callgrind`); PostgreSQL pays
