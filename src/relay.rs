@@ -149,16 +149,26 @@ impl Relay {
             limit > 0 && batch.messages.iter().filter(|m| m.sink == *sink).count() as u64 >= limit
         });
         let legacy = batch.written_before_member_id.clone();
-        let messages = self.without_deleted_members(batch).await?;
-        let shares = Sink::ALL.map(|sink| self.deliver_share(sink, &messages));
-        let mut delivered = Vec::with_capacity(messages.len());
-        for share in futures_util::future::join_all(shares).await {
+        // Each sink's rows, oldest first.
+        let mut shares: [Vec<OutboxMessage>; Sink::ALL.len()] = Default::default();
+        for message in self.without_deleted_members(batch).await? {
+            if let Some(i) = Sink::ALL.iter().position(|s| *s == message.sink) {
+                shares[i].push(message);
+            }
+        }
+        let delivering = Sink::ALL
+            .iter()
+            .zip(&shares)
+            .map(|(sink, share)| self.deliver_share(*sink, share));
+        let mut delivered = Vec::with_capacity(claimed);
+        for share in futures_util::future::join_all(delivering).await {
             delivered.extend(share?);
         }
         // Delivered rows written before `member_id` whose member was deleted while they were
         // out, where the settle cannot tell: they go rather than stay delivered.
-        let unsure: Vec<&OutboxMessage> = messages
+        let unsure: Vec<&OutboxMessage> = shares
             .iter()
+            .flatten()
             .filter(|m| legacy.contains(&m.id) && delivered.contains(&m.id))
             .collect();
         if !unsure.is_empty() {
@@ -183,25 +193,20 @@ impl Relay {
         })
     }
 
-    /// Delivers the rows of `sink` among `messages` to it and settles those that failed at
-    /// once, as a relay of that sink alone would (each its own statement: the rare path); the
-    /// ids of those delivered, for one settle of the whole batch. A failed row whose member was
-    /// deleted while it was out is dropped.
+    /// Delivers `share`, rows of `sink`, to it and settles those that failed at once, as a
+    /// relay of that sink alone would (each its own statement: the rare path); the ids of those
+    /// delivered, for one settle of the whole batch. A failed row whose member was deleted
+    /// while it was out is dropped.
     async fn deliver_share(
         &self,
         sink: Sink,
-        messages: &[OutboxMessage],
+        share: &[OutboxMessage],
     ) -> anyhow::Result<Vec<uuid::Uuid>> {
-        let share: Vec<OutboxMessage> = messages
-            .iter()
-            .filter(|m| m.sink == sink)
-            .cloned()
-            .collect();
         // No sink, no share: its claim limit was 0.
         let (Some(to), false) = (self.sink_for(sink), share.is_empty()) else {
             return Ok(Vec::new());
         };
-        let results = to.deliver(&share).await;
+        let results = to.deliver(share).await;
         let now = self.clock.now();
         let mut delivered = Vec::with_capacity(share.len());
         let mut failed = Vec::new();
