@@ -52,8 +52,8 @@ struct Args {
 
 /// The login's writes as one statement, with the values bound: the member upserted, its
 /// identity touched, the session and its first refresh token, the two outbox rows (written
-/// delivered, so that the running login-api's relay leaves them alone), the audit row and the
-/// invalidation's `NOTIFY` (on a channel no instance listens to). No moved-email release: like
+/// delivered, so that the running login-api's relay leaves them alone) and the audit row; no
+/// `NOTIFY`, as a lone login-api instance sends none. No moved-email release: like
 /// login-api's password login, a login whose email another member holds would take another
 /// path.
 const LOGIN_SQL: &str = "WITH u AS ( \
@@ -96,7 +96,7 @@ const LOGIN_SQL: &str = "WITH u AS ( \
         summary_key) \
       SELECT gen_random_uuid(), now(), 'login.succeeded', 'success', NULL, 'password', \
         s.user_id, s.id, NULL, '127.0.0.1', $15, NULL, NULL, 1, NULL FROM s) \
-    SELECT s.user_id, pg_notify('login_floor', s.user_id::text) FROM s";
+    SELECT s.user_id FROM s";
 
 struct Connector(PgConnectOptions);
 

@@ -20,6 +20,7 @@ mod m20261130_000011_social_sign_in;
 mod m20261130_000012_audit_and_deletion;
 mod m20261130_000013_outbox_member;
 mod m20261130_000014_read_cache_leases;
+mod m20261202_000015_read_cache_join_lock;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_audit_and_deletion::Migration),
             Box::new(m20261130_000013_outbox_member::Migration),
             Box::new(m20261130_000014_read_cache_leases::Migration),
+            Box::new(m20261202_000015_read_cache_join_lock::Migration),
         ]
     }
 }

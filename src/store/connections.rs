@@ -16,10 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool::managed::{Manager, Metrics, Object, Pool, RecycleError, RecycleResult, Timeouts};
-use sea_orm::sqlx::{
-    self, ConnectOptions, Connection, PgConnection,
-    postgres::{PgConnectOptions, PgRow},
-};
+use sea_orm::sqlx::{self, ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
 
 use super::PING_IF_IDLE_FOR;
 
@@ -123,43 +120,12 @@ impl DirectConnection {
         self.simple("BEGIN").await
     }
 
-    /// `COMMIT`, then `sql` in the same exchange (one simple-protocol query: no parameters;
-    /// `sql` begins with `COMMIT;`). `Ok` once the commit succeeded, with `sql`'s rows or its
-    /// error. Errors: the commit's own (nothing after it ran). Only after statements that all
-    /// succeeded: in a failed transaction PostgreSQL answers `COMMIT` with a rollback, not an
-    /// error.
-    pub async fn commit_then(
-        &mut self,
-        sql: &'static str,
-    ) -> Result<Result<Vec<PgRow>, sqlx::Error>, sqlx::Error> {
-        use futures_util::TryStreamExt;
-        debug_assert!(sql.starts_with("COMMIT;"), "{sql}");
-        let mut committed = false;
-        let outcome = self
-            .run(async |c| {
-                let mut results = sqlx::raw_sql(sql).fetch_many(c);
-                let mut rows = Vec::new();
-                while let Some(result) = results.try_next().await? {
-                    match result {
-                        // The first statement's completion: the commit's.
-                        sqlx::Either::Left(_) => committed = true,
-                        sqlx::Either::Right(row) => rows.push(row),
-                    }
-                }
-                Ok(rows)
-            })
-            .await;
-        match outcome {
-            Ok(rows) => {
-                self.in_transaction = false;
-                Ok(Ok(rows))
-            }
-            Err(error) if committed => {
-                self.in_transaction = false;
-                Ok(Err(error))
-            }
-            Err(error) => Err(error),
-        }
+    /// `COMMIT`. Only after statements that all succeeded: in a failed transaction PostgreSQL
+    /// answers `COMMIT` with a rollback, not an error.
+    pub async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.simple("COMMIT").await?;
+        self.in_transaction = false;
+        Ok(())
     }
 
     /// `ROLLBACK`, for a transaction a statement has failed in.

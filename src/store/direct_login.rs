@@ -1,9 +1,9 @@
 //! A sign-in through the member directory with no proof to consume — every password login that
 //! `returning_login` cannot write in one statement — on PostgreSQL in four exchanges on the
 //! direct pool: `BEGIN`; the member, its identity, the new session and its first refresh token
-//! as one statement; the device's previous session ended, the outbox rows, the audit rows and
-//! the invalidation's `NOTIFY` as another; `COMMIT` with the read cache's leaseholder lookup
-//! after it.
+//! as one statement; the device's previous session ended, the outbox rows, the audit rows, the
+//! other instances' read cache leases and, when there are any, the invalidation's `NOTIFY` as
+//! another; `COMMIT`.
 //!
 //! Why: through sea-orm the same writes took nine exchanges and the pool's release ping, and
 //! about 590,000 of a login's 1.5 million instructions (`bench/callgrind`); PostgreSQL pays
@@ -19,7 +19,7 @@ use sea_orm::sqlx::{self, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use super::direct::{query_error, session_at, user_at};
-use super::invalidation::{Announced, CHANNEL, COMMIT_THEN_LEASEHOLDERS_SQL};
+use super::invalidation::{Announced, CHANNEL};
 use super::logins::{LoginMember, LoginRecord, NewLogin};
 use super::sessions::to_session;
 use super::users::to_user;
@@ -70,10 +70,12 @@ const USER_COLUMNS: usize = 15;
 
 /// The device's (`$26`, none when NULL) other live sessions ended, then the outbox rows, the audit
 /// rows and the notifications as [`bind_recorded`] binds them (`$1`–`$27`), each written only
-/// when the first argument's condition holds (`AND …` for the sessions, `WHERE …` for the
-/// others; empty: always).
+/// when the first argument's condition holds (`AND …` for the sessions and the notifications,
+/// `WHERE …` for the others; empty: always). The notifications go out only when `others`, the
+/// other instances' read cache leases (`leases::others!`, this instance in the third argument's
+/// parameter), is not empty.
 macro_rules! recorded {
-    ($and:literal, $where:literal) => {
+    ($and:literal, $where:literal, $own:literal) => {
         concat!(
             "replaced AS ( \
       UPDATE sessions SET revoked_at = $23, end_reason = $24 \
@@ -96,10 +98,13 @@ macro_rules! recorded {
         $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::text[], $16::text[], \
         $17::text[], $18::text[], $19::text[], $20::int4[]) AS e ",
             $where,
-            "), \
+            "), ",
+            $crate::store::leases::others!($own),
+            ", \
     notified AS ( \
-      SELECT pg_notify($21, payload) FROM unnest($22::text[]) AS n(payload) ",
-            $where,
+      SELECT pg_notify($21, payload) FROM unnest($22::text[]) AS n(payload) \
+      WHERE EXISTS (SELECT FROM others) ",
+            $and,
             ") "
         )
     };
@@ -108,8 +113,13 @@ pub(super) use recorded;
 
 /// The second statement: [`recorded!`] unconditionally. It starts once the member's row is
 /// locked, so a concurrent login on the same device has committed and its session is ended
-/// here (a statement sees the rows committed when it starts).
-const RECORD_SQL: &str = concat!("WITH ", recorded!("", ""), "SELECT count(*) FROM notified");
+/// here (a statement sees the rows committed when it starts). The row: how many notifications
+/// went out, and the other instances `others` found (`$28`: this instance).
+const RECORD_SQL: &str = concat!(
+    "WITH ",
+    recorded!("", "", "$28"),
+    "SELECT (SELECT count(*) FROM notified), ARRAY(SELECT instance FROM others)"
+);
 
 /// What [`recorded!`] writes besides the login's own rows.
 pub(super) struct Recorded<'a> {
@@ -347,31 +357,21 @@ impl Store {
 
         let staged = self.stage(login, &mut record, now);
         let recorded = staged.recorded(&record, device.device_id.as_deref(), now);
-        conn.run(async |c| {
-            bind_recorded(sqlx::query(RECORD_SQL), &recorded)
-                .execute(c)
-                .await
-        })
-        .await
-        .map_err(query_error)?;
-        let leaseholders = match conn
-            .commit_then(COMMIT_THEN_LEASEHOLDERS_SQL)
+        let others: Vec<String> = conn
+            .run(async |c| {
+                bind_recorded(sqlx::query(RECORD_SQL), &recorded)
+                    .bind(self.acks.instance_key())
+                    .fetch_one(c)
+                    .await?
+                    .try_get(1)
+            })
             .await
-            .map_err(query_error)?
-        {
-            Ok(rows) => rows
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<Result<_, _>>(),
-            Err(error) => Err(error),
-        };
+            .map_err(query_error)?;
+        conn.commit().await.map_err(query_error)?;
         drop(conn);
         // Committed: the member's row is as `known` says until someone else writes it.
         self.known_members.remember(known.0, known.1);
-        let leaseholders = leaseholders
-            .inspect_err(|error| tracing::warn!(%error, "reading the leaseholders after the commit failed: reading them again"))
-            .ok();
-        self.settle_among(staged.announced, leaseholders).await;
+        self.settle_among(staged.announced, Some(others)).await;
         audit::log(&record.audited);
         Ok(Some(record))
     }

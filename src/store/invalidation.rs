@@ -12,6 +12,8 @@
 //! lookup failed — it outwaits: by [`OUTWAIT`] after the commit, an instance that has not
 //! applied the invalidation has lost its lease and stopped serving from the cache. Never a
 //! stale "live".
+//!
+//! Who those instances are, and when the writer looks: `leases`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +25,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::cache::LEASE;
+use super::leases::LEASEHOLDERS_SQL;
 use super::{Store, StoreResult};
 
 /// The channel of invalidations: `"<instance> <nonce> <last:0|1> <user>,<user>…"`.
@@ -36,23 +39,6 @@ pub const LISTENER_NAME: &str = "login-api read cache";
 /// How long after its commit a writer waits at most: a [`LEASE`] and a margin for the two
 /// machines' clocks.
 pub const OUTWAIT: Duration = LEASE.saturating_add(Duration::from_millis(50));
-/// How much longer than [`LEASE`] a writer counts a lease as running: a renewal in flight.
-/// Written into [`LEASEHOLDERS_SQL`]; a test holds the two equal.
-#[cfg_attr(not(test), allow(dead_code))]
-const LEASE_MARGIN: Duration = Duration::from_millis(500);
-macro_rules! leaseholders {
-    () => {
-        "SELECT instance FROM read_cache_leases \
-        WHERE renewed_at > clock_timestamp() - interval '1.5 seconds'"
-    };
-}
-/// `COMMIT`, then the leaseholders' lookup, as one simple-protocol query: the lookup follows
-/// the commit as `Store::settle`'s does, in the commit's exchange. No parameters there: the
-/// window ([`LEASE`] and [`LEASE_MARGIN`]) is written in, and a test holds the two equal.
-pub(super) const COMMIT_THEN_LEASEHOLDERS_SQL: &str = concat!("COMMIT; ", leaseholders!());
-/// The leaseholders' lookup alone (`instance` as stored): renewed within [`LEASE`] and
-/// [`LEASE_MARGIN`].
-pub(super) const LEASEHOLDERS_SQL: &str = leaseholders!();
 /// Users per notification: 150 × 37 bytes stays well under PostgreSQL's 8000-byte payload.
 const USERS_PER_NOTIFICATION: usize = 150;
 
@@ -60,6 +46,8 @@ const USERS_PER_NOTIFICATION: usize = 150;
 /// writes waiting for acknowledgements (by nonce: the instances that have acknowledged).
 pub struct Acks {
     pub(super) instance: u64,
+    /// `instance` as 16 hex digits.
+    key: String,
     listening: AtomicBool,
     waiting: Mutex<Waiting>,
 }
@@ -69,8 +57,10 @@ type Waiting = HashMap<u128, watch::Sender<HashSet<u64>>>;
 
 impl Default for Acks {
     fn default() -> Self {
+        let instance = Uuid::new_v4().as_u64_pair().0;
         Self {
-            instance: Uuid::new_v4().as_u64_pair().0,
+            instance,
+            key: format!("{instance:016x}"),
             listening: AtomicBool::new(false),
             waiting: Mutex::default(),
         }
@@ -90,8 +80,8 @@ impl Acks {
     }
 
     /// This instance in `read_cache_leases` and on the wire: 16 hex digits.
-    pub(super) fn instance_key(&self) -> String {
-        format!("{:016x}", self.instance)
+    pub(super) fn instance_key(&self) -> &str {
+        &self.key
     }
 
     /// The channel this instance hears acknowledgements of its own writes on.
@@ -218,8 +208,8 @@ impl Store {
         self.settle_among(announced, None).await;
     }
 
-    /// [`Store::settle`], given the leaseholders' `instance` column as read right after the
-    /// commit ([`COMMIT_THEN_LEASEHOLDERS_SQL`]); `None` reads it now.
+    /// [`Store::settle`], given the other leaseholders' `instance` column as the writing
+    /// statement read it (`leases::others!`); `None` reads the leaseholders now.
     pub(super) async fn settle_among(
         &self,
         announced: Announced,
@@ -271,7 +261,7 @@ impl Store {
     }
 
     /// The instances whose lease may still run (`instance` as stored): renewed within
-    /// [`LEASE`] and [`LEASE_MARGIN`].
+    /// [`LEASE`] and `leases::LEASE_MARGIN`.
     async fn leaseholders(&self) -> StoreResult<Vec<String>> {
         // On the direct pool: one exchange, where sea-orm's pool adds its release ping.
         let mut conn = self.direct_connection().await?;
@@ -335,16 +325,6 @@ mod tests {
         ] {
             assert_eq!(parse(&hostile), None, "{hostile}");
         }
-    }
-
-    #[test]
-    fn the_window_after_the_commit_is_the_lease_and_its_margin() {
-        let window = format!(
-            "interval '{} seconds'",
-            (LEASE + LEASE_MARGIN).as_secs_f64()
-        );
-        assert!(LEASEHOLDERS_SQL.contains(&window), "{window}");
-        assert!(COMMIT_THEN_LEASEHOLDERS_SQL.ends_with(LEASEHOLDERS_SQL));
     }
 
     #[tokio::test]

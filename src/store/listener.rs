@@ -7,6 +7,11 @@
 //! session's notifications before the answer to its next statement, so once the renewal is
 //! answered and the notifications buffered meanwhile are applied, the lease runs from when the
 //! renewal was sent; and writers see in `read_cache_leases` who may still be serving.
+//!
+//! An instance without a running lease — connecting, or after renewals more than
+//! [`LEASE_MARGIN`] apart — joins instead of renewing: under the join lock, and it empties its
+//! cache once it has joined, since a login committed meanwhile may not have notified it (see
+//! `leases`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +20,7 @@ use sea_orm::sqlx::{self, postgres::PgListener, postgres::PgNotification};
 
 use super::cache::{LEASE, ReadCache};
 use super::invalidation::{Acks, CHANNEL, ack_channel, parse};
+use super::leases::LEASE_MARGIN;
 
 /// How often the listener renews the lease: four times per [`LEASE`].
 const PING_EVERY: Duration = Duration::from_millis(250);
@@ -68,16 +74,45 @@ async fn leave(mut listener: PgListener, acks: &Acks) {
     let _ = tokio::time::timeout(Duration::from_secs(1), released).await;
 }
 
-/// Renews this instance's lease (the first time: takes it).
-async fn renew(listener: &mut PgListener, acks: &Acks) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Renews this instance's lease; `join`: takes it or takes it again, under the join lock
+/// (`read_cache_lease_join`). Errors: a join that waited 100 ms for the lock fails with
+/// `lock_not_available` ([`lock_unavailable`]), having written nothing.
+async fn renew(listener: &mut PgListener, acks: &Acks, join: bool) -> Result<(), sqlx::Error> {
+    let sql = if join {
+        "SELECT 1 FROM read_cache_lease_join($1)"
+    } else {
         "INSERT INTO read_cache_leases (instance, renewed_at) VALUES ($1, clock_timestamp()) \
-         ON CONFLICT (instance) DO UPDATE SET renewed_at = EXCLUDED.renewed_at",
-    )
-    .bind(acks.instance_key())
-    .execute(&mut *listener)
-    .await?;
+         ON CONFLICT (instance) DO UPDATE SET renewed_at = EXCLUDED.renewed_at"
+    };
+    sqlx::query(sql)
+        .bind(acks.instance_key())
+        .execute(&mut *listener)
+        .await?;
     Ok(())
+}
+
+/// Whether a renewal sent at `sent` must join: the last renewal that took effect was sent at
+/// `last`, more than [`LEASE_MARGIN`] before (writers may no longer count that lease).
+fn joins(last: Instant, sent: Instant) -> bool {
+    sent.saturating_duration_since(last) > LEASE_MARGIN
+}
+
+/// Whether `error` is PostgreSQL's `lock_not_available` (55P03): a join that gave way to the
+/// writers.
+fn lock_unavailable(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("55P03"))
+}
+
+/// Joins, trying again until the join lock is free: when it was sent.
+async fn join(listener: &mut PgListener, acks: &Acks) -> Result<Instant, sqlx::Error> {
+    loop {
+        let sent = Instant::now();
+        match renew(listener, acks, true).await {
+            Ok(()) => return Ok(sent),
+            Err(error) if lock_unavailable(&error) => tokio::time::sleep(PING_EVERY).await,
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// Runs until the connection is lost (`Ok(false)`) or reset (`Ok(true)`: still up).
@@ -100,7 +135,7 @@ async fn serve(
     .execute(&mut *listener)
     .await?;
     // Taken only once it listens: a writer that finds it is sure to be heard.
-    renew(listener, acks).await?;
+    let mut last = join(listener, acks).await?;
     acks.set_listening();
     // Whatever was cached before may have missed invalidations; the lease starts now.
     cache.flush(true);
@@ -115,15 +150,24 @@ async fn serve(
             },
             _ = ping.tick() => {
                 let sent = Instant::now();
-                match tokio::time::timeout(LEASE, renew(listener, acks)).await {
-                    Ok(renewed) => renewed?,
+                let join = joins(last, sent);
+                match tokio::time::timeout(LEASE, renew(listener, acks, join)).await {
+                    Ok(Ok(())) => {}
+                    // Not joined: no lease, and the next tick joins again.
+                    Ok(Err(error)) if join && lock_unavailable(&error) => continue,
+                    Ok(Err(error)) => return Err(error),
                     // The lease lapses meanwhile; a connection this slow is made again.
                     Err(_) => return Ok(false),
                 }
                 while let Some(notification) = listener.next_buffered() {
                     apply(listener, cache, acks, notification).await?;
                 }
+                if join {
+                    // Logins committed while no lease of ours ran may not have notified us.
+                    cache.flush(true);
+                }
                 cache.confirm(sent);
+                last = sent;
             }
             () = reset.notified() => return Ok(true),
         }
@@ -163,4 +207,18 @@ async fn apply(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renewal_joins_after_a_gap_longer_than_the_margin() {
+        let last = Instant::now();
+        assert!(!joins(last, last + PING_EVERY));
+        assert!(!joins(last, last + LEASE_MARGIN));
+        assert!(joins(last, last + LEASE_MARGIN + Duration::from_millis(1)));
+        assert!(joins(last, last + 2 * LEASE));
+    }
 }

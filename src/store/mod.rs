@@ -17,6 +17,7 @@ mod direct_login;
 mod entities;
 mod identities;
 mod invalidation;
+mod leases;
 mod listener;
 mod logins;
 mod members;

@@ -1,5 +1,5 @@
-//! A returning member's password login on PostgreSQL in one autocommit statement, and the read
-//! cache's leaseholder lookup after it: two exchanges where `direct_login` takes four (`BEGIN`,
+//! A returning member's password login on PostgreSQL in one autocommit statement, the read
+//! cache's leaseholder lookup included: one exchange where `direct_login` takes four (`BEGIN`,
 //! two statements, `COMMIT`).
 //!
 //! Why: each exchange costs a login about 7 % of its CPU (loopback `sendto` runs the receiver's
@@ -49,7 +49,8 @@ const KNOWN_FOR: Duration = Duration::from_secs(3600);
 
 /// The member's row as of `$37` (its `xmin`) updated from the profile, with the identity, the
 /// session and its refresh token inserted and [`recorded!`]'s rows written, all only when the
-/// update happened. The row: the new version, NULL when nothing was written.
+/// update happened (`$52`: this instance). The row: the new version, NULL when nothing was
+/// written; how many notifications went out; the other instances `others` found.
 const ONE_STATEMENT_SQL: &str = concat!(
     "WITH u AS ( \
       UPDATE users SET email = $29, first_name = $30, last_name = $31, \
@@ -72,8 +73,13 @@ const ONE_STATEMENT_SQL: &str = concat!(
       INSERT INTO refresh_tokens (id, token_hash, session_id, parent_id, issued_at, used_at, \
         rotation_nonce, expires_at) \
       SELECT $49, $50, id, NULL, $23, NULL, NULL, $51 FROM session), ",
-    recorded!("AND EXISTS (SELECT FROM u)", "WHERE EXISTS (SELECT FROM u)"),
-    "SELECT (SELECT version FROM u), (SELECT count(*) FROM notified)"
+    recorded!(
+        "AND EXISTS (SELECT FROM u)",
+        "WHERE EXISTS (SELECT FROM u)",
+        "$52"
+    ),
+    "SELECT (SELECT version FROM u), (SELECT count(*) FROM notified), \
+      ARRAY(SELECT instance FROM others)"
 );
 
 /// Members that logged in on this instance, by Hybris customer id: the row as written then and
@@ -217,13 +223,18 @@ impl Store {
                     .bind(Uuid::now_v7())
                     .bind(login.refresh_token.as_str())
                     .bind(login.refresh_token_expires_at)
+                    .bind(self.acks.instance_key())
                     .fetch_one(c)
                     .await
             })
             .await;
-        let version: Option<String> = match written {
-            Ok(row) => row.try_get(0).map_err(query_error)?,
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => None,
+        drop(conn);
+        let (version, others): (Option<String>, Vec<String>) = match written {
+            Ok(row) => (
+                row.try_get(0).map_err(query_error)?,
+                row.try_get(2).map_err(query_error)?,
+            ),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => (None, Vec::new()),
             Err(error) => return Err(query_error(error)),
         };
         let Some(version) = version else {
@@ -231,18 +242,7 @@ impl Store {
             return Ok(None);
         };
         self.known_members.remember(user, version);
-        let leaseholders = conn
-            .run(async |c| {
-                sqlx::query_scalar(super::invalidation::LEASEHOLDERS_SQL)
-                    .fetch_all(c)
-                    .await
-            })
-            .await;
-        drop(conn);
-        let leaseholders = leaseholders
-            .inspect_err(|error| tracing::warn!(%error, "reading the leaseholders after the commit failed: reading them again"))
-            .ok();
-        self.settle_among(staged.announced, leaseholders).await;
+        self.settle_among(staged.announced, Some(others)).await;
         audit::log(&record.audited);
         Ok(Some(record))
     }

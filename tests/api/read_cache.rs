@@ -242,3 +242,83 @@ async fn silent_listener(app: &TestApp, instance: &str) -> sea_orm::sqlx::PgConn
         .unwrap();
     silent
 }
+
+#[tokio::test]
+async fn a_lone_instance_logs_in_without_notifying_and_notifies_once_another_holds_a_lease() {
+    use sea_orm::sqlx::postgres::PgListener;
+    let app = crate::helpers::spawn_app().await;
+    if !app.store.can_listen() {
+        return; // SQLite: one instance, no listeners.
+    }
+    // Hears every invalidation without holding a lease: nobody waits for it.
+    let mut ear = PgListener::connect(&app.database.url).await.unwrap();
+    ear.listen("login_api_invalidate").await.unwrap();
+    // A first login (the member is new here) and a returning one: each writes through its own
+    // statements, and neither has anyone to tell.
+    app.login_as(ANNA, Some("phone")).await;
+    let tablet = app.login_as(ANNA, Some("tablet")).await;
+    let heard = tokio::time::timeout(std::time::Duration::from_millis(300), ear.recv()).await;
+    assert!(heard.is_err(), "a lone instance notified: {heard:?}");
+
+    // Another instance's lease: the next login tells it (and outwaits it: it never answers).
+    let silent = silent_listener(&app, "00000000000000fd").await;
+    app.login_as(ANNA, Some("watch")).await;
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(1), ear.recv())
+        .await
+        .expect("the login notified the other leaseholder")
+        .unwrap();
+    assert!(
+        heard
+            .payload()
+            .ends_with(tablet["user"]["id"].as_str().unwrap()),
+        "{}",
+        heard.payload()
+    );
+    sea_orm::sqlx::Connection::close(silent).await.ok();
+}
+
+#[tokio::test]
+async fn an_instance_joins_only_between_the_logins_that_read_the_leases() {
+    use sea_orm::sqlx::{self, Connection, Executor, postgres::PgConnection};
+    let app = crate::helpers::spawn_app().await;
+    if !app.store.can_listen() {
+        return; // SQLite: one instance, no listeners.
+    }
+    const OTHERS: &str = "SELECT instance FROM read_cache_others('00000000000000aa', \
+        interval '1.5 seconds') AS o(instance)";
+    const JOIN: &str = "SELECT 1 FROM read_cache_lease_join('00000000000000ab')";
+    // A login between its lookup of the leases and its commit.
+    let mut writer = PgConnection::connect(&app.database.url).await.unwrap();
+    writer.execute("BEGIN").await.unwrap();
+    let others: Vec<String> = sqlx::query_scalar(OTHERS)
+        .fetch_all(&mut writer)
+        .await
+        .unwrap();
+    assert!(!others.contains(&"00000000000000ab".to_owned()));
+    // Joining now could let the joiner serve what the login has not told it: it gives way.
+    let mut joiner = PgConnection::connect(&app.database.url).await.unwrap();
+    let refused = sqlx::query(JOIN).execute(&mut joiner).await.unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("55P03"),
+        "{refused}"
+    );
+    writer.execute("COMMIT").await.unwrap();
+    // Once the login has committed it joins, and the next login sees it.
+    sqlx::query(JOIN).execute(&mut joiner).await.unwrap();
+    let others: Vec<String> = sqlx::query_scalar(OTHERS)
+        .fetch_all(&mut writer)
+        .await
+        .unwrap();
+    assert!(
+        others.contains(&"00000000000000ab".to_owned()),
+        "{others:?}"
+    );
+    assert!(
+        !others.contains(&"00000000000000aa".to_owned()),
+        "{others:?}"
+    );
+}
