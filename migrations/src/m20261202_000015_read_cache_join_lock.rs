@@ -15,6 +15,12 @@
 //!   empties its cache once it has joined). Its lock waits at most 100 ms, so that the writers
 //!   queued behind it never wait longer; the listener tries again.
 //!
+//! - The lease guard, a trigger on `read_cache_leases`, refuses a lease written by a session
+//!   that has not set `login_api.read_cache_protocol` to `2`: the listeners of earlier versions
+//!   take and renew their leases without the lock, so a login that no longer notifies could miss
+//!   them. Refused, they keep their caches off and read the database (their writers still
+//!   notify, and outwait the new listeners until the rollout is done).
+//!
 //! The lock is a transaction-level advisory lock on key 7813577581032206441 ("loginapi" in
 //! ASCII), per database.
 
@@ -53,6 +59,26 @@ impl MigrationTrait for Migration {
              END $$",
         )
         .await?;
+        db.execute_unprepared(
+            "CREATE OR REPLACE FUNCTION read_cache_lease_guard() \
+             RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN \
+               IF current_setting('login_api.read_cache_protocol', true) IS DISTINCT FROM '2' THEN \
+                 RAISE EXCEPTION 'read_cache_leases: this listener takes its lease without the \
+                   join lock (login-api before migration 15); its read cache stays off' \
+                   USING ERRCODE = 'object_not_in_prerequisite_state'; \
+               END IF; \
+               RETURN NEW; \
+             END $$",
+        )
+        .await?;
+        db.execute_unprepared("DROP TRIGGER IF EXISTS read_cache_lease_guard ON read_cache_leases")
+            .await?;
+        db.execute_unprepared(
+            "CREATE TRIGGER read_cache_lease_guard BEFORE INSERT OR UPDATE ON read_cache_leases \
+             FOR EACH ROW EXECUTE FUNCTION read_cache_lease_guard()",
+        )
+        .await?;
         Ok(())
     }
 
@@ -64,6 +90,10 @@ impl MigrationTrait for Migration {
         db.execute_unprepared("DROP FUNCTION IF EXISTS read_cache_others(text, interval)")
             .await?;
         db.execute_unprepared("DROP FUNCTION IF EXISTS read_cache_lease_join(text)")
+            .await?;
+        db.execute_unprepared("DROP TRIGGER IF EXISTS read_cache_lease_guard ON read_cache_leases")
+            .await?;
+        db.execute_unprepared("DROP FUNCTION IF EXISTS read_cache_lease_guard()")
             .await?;
         Ok(())
     }

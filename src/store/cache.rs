@@ -181,14 +181,11 @@ impl ReadCache {
     }
 
     /// Everything is void (invalidations may have been missed); `connected` says whether new
-    /// entries may be stored from now on.
+    /// entries may be stored from now on. The lease is left as it was: only a renewal that
+    /// writers can see in `read_cache_leases` extends it ([`ReadCache::confirm`]).
     pub fn flush(&self, connected: bool) {
         let mut state = self.state();
         flush(&mut state);
-        if connected {
-            // Emptied: nothing in it predates now.
-            self.confirm(std::time::Instant::now());
-        }
         self.connected.store(connected, Ordering::Release);
     }
 }
@@ -244,6 +241,19 @@ mod tests {
         assert!(cache.session(s.id.0).is_some());
         // A late answer to an older ping does not shorten the lease.
         cache.confirm(std::time::Instant::now() - 2 * LEASE);
+        assert!(cache.enabled());
+    }
+
+    #[test]
+    fn a_flush_does_not_extend_the_lease() {
+        // A lease must run from a renewal writers can see, not from whenever we emptied the map.
+        let cache = ReadCache {
+            base: std::time::Instant::now() - 5 * LEASE,
+            ..ReadCache::new(true)
+        };
+        cache.flush(true);
+        assert!(!cache.enabled());
+        cache.confirm(std::time::Instant::now());
         assert!(cache.enabled());
     }
 

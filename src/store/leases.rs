@@ -13,7 +13,12 @@
 //!   [`LEASE_MARGIN`] apart has, whenever one of its leases may serve after a writer's commit, a
 //!   renewal committed before that writer's lookup and within the window: the writer sees it.
 //!
-//! The functions and the lock: migration `m20261202_000015_read_cache_join_lock`.
+//! A lease runs from when its renewal was sent, never from later (a flush does not extend it),
+//! so a lease that may serve always has a renewal that writers see within the window. Listeners
+//! of earlier versions, which join without the lock, are refused a lease by the lease guard and
+//! keep their caches off (a rolling upgrade stays exact).
+//!
+//! The functions, the lock and the guard: migration `m20261202_000015_read_cache_join_lock`.
 
 use std::time::Duration;
 

@@ -124,10 +124,15 @@ async fn serve(
 ) -> Result<bool, sqlx::Error> {
     let own_acks = acks.ack_channel();
     listener.listen_all([CHANNEL, own_acks.as_str()]).await?;
-    sqlx::query("SELECT set_config('application_name', $1, false)")
-        .bind(acks.listener_name())
-        .execute(&mut *listener)
-        .await?;
+    // The lease guard (migration 15) refuses leases from sessions without the protocol mark:
+    // listeners of earlier versions, which join without the lock, keep their caches off.
+    sqlx::query(
+        "SELECT set_config('application_name', $1, false), \
+         set_config('login_api.read_cache_protocol', '2', false)",
+    )
+    .bind(acks.listener_name())
+    .execute(&mut *listener)
+    .await?;
     // Leases of instances gone for an hour: nobody waits for them, the rows just go.
     sqlx::query(
         "DELETE FROM read_cache_leases WHERE renewed_at < clock_timestamp() - interval '1 hour'",
@@ -137,8 +142,9 @@ async fn serve(
     // Taken only once it listens: a writer that finds it is sure to be heard.
     let mut last = join(listener, acks).await?;
     acks.set_listening();
-    // Whatever was cached before may have missed invalidations; the lease starts now.
+    // Whatever was cached before may have missed invalidations; the lease runs from the join.
     cache.flush(true);
+    cache.confirm(last);
     tracing::info!("read cache on: listening for invalidations");
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

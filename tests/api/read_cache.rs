@@ -235,6 +235,7 @@ async fn silent_listener(app: &TestApp, instance: &str) -> sea_orm::sqlx::PgConn
     silent
         .execute(sea_orm::sqlx::AssertSqlSafe(format!(
             "LISTEN login_api_invalidate; \
+             SELECT set_config('login_api.read_cache_protocol', '2', false); \
              INSERT INTO read_cache_leases (instance, renewed_at) \
              VALUES ('{instance}', clock_timestamp())"
         )))
@@ -297,6 +298,10 @@ async fn an_instance_joins_only_between_the_logins_that_read_the_leases() {
     assert!(!others.contains(&"00000000000000ab".to_owned()));
     // Joining now could let the joiner serve what the login has not told it: it gives way.
     let mut joiner = PgConnection::connect(&app.database.url).await.unwrap();
+    joiner
+        .execute("SELECT set_config('login_api.read_cache_protocol', '2', false)")
+        .await
+        .unwrap();
     let refused = sqlx::query(JOIN).execute(&mut joiner).await.unwrap_err();
     assert_eq!(
         refused
@@ -321,4 +326,39 @@ async fn an_instance_joins_only_between_the_logins_that_read_the_leases() {
         !others.contains(&"00000000000000aa".to_owned()),
         "{others:?}"
     );
+}
+
+#[tokio::test]
+async fn a_listener_of_a_version_before_the_join_lock_cannot_take_a_lease() {
+    use sea_orm::sqlx::{self, Connection, postgres::PgConnection};
+    let app = crate::helpers::spawn_app().await;
+    if !app.store.can_listen() {
+        return; // SQLite: one instance, no listeners.
+    }
+    // As earlier versions renewed: a plain upsert, without the lock or the protocol mark.
+    let mut old = PgConnection::connect(&app.database.url).await.unwrap();
+    let refused = sqlx::query(
+        "INSERT INTO read_cache_leases (instance, renewed_at) \
+         VALUES ('00000000000000ac', clock_timestamp()) \
+         ON CONFLICT (instance) DO UPDATE SET renewed_at = EXCLUDED.renewed_at",
+    )
+    .execute(&mut old)
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("55000"),
+        "{refused}"
+    );
+    // So a login, which sees no other lease, may leave its NOTIFY out.
+    let leases: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM read_cache_leases WHERE instance = '00000000000000ac'",
+    )
+    .fetch_one(&mut old)
+    .await
+    .unwrap();
+    assert_eq!(leases, 0);
 }
