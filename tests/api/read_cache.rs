@@ -64,6 +64,12 @@ fn shared_key() -> std::path::PathBuf {
     path
 }
 
+/// One instance whose store has listeners (PostgreSQL); `None` on SQLite.
+async fn listening_app() -> Option<TestApp> {
+    let app = crate::helpers::spawn_app().await;
+    app.store.can_listen().then_some(app)
+}
+
 /// Two instances on one database, signing with one key, on the same time.
 async fn two_instances() -> (TestApp, TestApp) {
     let key = shared_key();
@@ -164,10 +170,9 @@ async fn without_its_listener_an_instance_reads_the_database_until_it_is_back() 
 
 #[tokio::test]
 async fn a_listener_that_does_not_acknowledge_is_outwaited_and_the_logout_still_answers() {
-    let app = crate::helpers::spawn_app().await;
-    if !app.store.can_listen() {
+    let Some(app) = listening_app().await else {
         return; // SQLite: one instance, no listeners.
-    }
+    };
     // An instance that names itself a listener and listens, but never acknowledges: stalled,
     // or cut off from the database without knowing. Its lease lapses; the writer outwaits it.
     let login = app.login_as(ANNA, Some("phone")).await;
@@ -187,10 +192,9 @@ async fn a_listener_that_does_not_acknowledge_is_outwaited_and_the_logout_still_
 
 #[tokio::test]
 async fn a_login_outwaits_a_listener_that_does_not_acknowledge() {
-    let app = crate::helpers::spawn_app().await;
-    if !app.store.can_listen() {
+    let Some(app) = listening_app().await else {
         return; // SQLite: one instance, no listeners.
-    }
+    };
     // A login changes the member's view (`lastLoginAt`, the profile): it waits for every
     // leaseholder as a logout does, here one that never acknowledges.
     app.login_as(ANNA, Some("phone")).await;
@@ -247,10 +251,9 @@ async fn silent_listener(app: &TestApp, instance: &str) -> sea_orm::sqlx::PgConn
 #[tokio::test]
 async fn a_lone_instance_logs_in_without_notifying_and_notifies_once_another_holds_a_lease() {
     use sea_orm::sqlx::postgres::PgListener;
-    let app = crate::helpers::spawn_app().await;
-    if !app.store.can_listen() {
+    let Some(app) = listening_app().await else {
         return; // SQLite: one instance, no listeners.
-    }
+    };
     // Hears every invalidation without holding a lease: nobody waits for it.
     let mut ear = PgListener::connect(&app.database.url).await.unwrap();
     ear.listen("login_api_invalidate").await.unwrap();
@@ -281,10 +284,9 @@ async fn a_lone_instance_logs_in_without_notifying_and_notifies_once_another_hol
 #[tokio::test]
 async fn an_instance_joins_only_between_the_logins_that_read_the_leases() {
     use sea_orm::sqlx::{self, Connection, Executor, postgres::PgConnection};
-    let app = crate::helpers::spawn_app().await;
-    if !app.store.can_listen() {
+    let Some(app) = listening_app().await else {
         return; // SQLite: one instance, no listeners.
-    }
+    };
     const OTHERS: &str = "SELECT instance FROM read_cache_others('00000000000000aa', \
         interval '1.5 seconds') AS o(instance)";
     const JOIN: &str = "SELECT 1 FROM read_cache_lease_join('00000000000000ab')";
@@ -331,10 +333,9 @@ async fn an_instance_joins_only_between_the_logins_that_read_the_leases() {
 #[tokio::test]
 async fn a_listener_of_a_version_before_the_join_lock_cannot_take_a_lease() {
     use sea_orm::sqlx::{self, Connection, postgres::PgConnection};
-    let app = crate::helpers::spawn_app().await;
-    if !app.store.can_listen() {
+    let Some(app) = listening_app().await else {
         return; // SQLite: one instance, no listeners.
-    }
+    };
     // As earlier versions renewed: a plain upsert, without the lock or the protocol mark.
     let mut old = PgConnection::connect(&app.database.url).await.unwrap();
     let refused = sqlx::query(
