@@ -21,6 +21,7 @@ mod m20261130_000012_audit_and_deletion;
 mod m20261130_000013_outbox_member;
 mod m20261130_000014_read_cache_leases;
 mod m20261202_000015_read_cache_join_lock;
+mod m20261202_000016_outbox_hot_claims;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000013_outbox_member::Migration),
             Box::new(m20261130_000014_read_cache_leases::Migration),
             Box::new(m20261202_000015_read_cache_join_lock::Migration),
+            Box::new(m20261202_000016_outbox_hot_claims::Migration),
         ]
     }
 }

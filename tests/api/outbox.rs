@@ -623,3 +623,83 @@ async fn writes_committed_while_the_relay_lingers_go_out_in_one_batch() {
         .unwrap();
     assert_eq!(settles, 1, "the three rows were settled in one batch");
 }
+
+/// One column of text from each row `sql` returns, in order.
+async fn texts(app: &TestApp, sql: &str) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = app.store.connection();
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get_by_index(0).unwrap())
+        .collect()
+}
+
+/// A claim changes no indexed column and finds room on each row's page (migration 16 leaves
+/// half of each outbox page free), so PostgreSQL updates the rows in place (HOT), writing no
+/// index entry: the claimed rows are on the pages they were inserted on. Without the room,
+/// the rows of full pages moved.
+#[tokio::test]
+async fn a_claim_leaves_each_row_on_its_page() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    if app.store.connection().get_database_backend() != sea_orm::DbBackend::Postgres {
+        return; // SQLite rewrites pages its own way; the fillfactor is PostgreSQL's.
+    }
+    // 20 rows, about 12 KB: more than one page's worth.
+    for i in 0..5 {
+        for _ in 0..2 {
+            app.login_as(&format!("member{i}@example.org"), None).await;
+        }
+    }
+    let pages = "SELECT id::text || ' ' || (ctid::text::point)[0]::text FROM outbox ORDER BY id";
+    let before = texts(&app, pages).await;
+    assert_eq!(before.len(), 20);
+    let now = app.clock.now();
+    let claimed = app
+        .store
+        .claim_outbox_of_sinks(
+            [100; Sink::ALL.len()],
+            "r",
+            now,
+            now + Duration::seconds(60),
+        )
+        .await
+        .unwrap()
+        .messages;
+    assert_eq!(
+        claimed.len(),
+        15,
+        "every event, and one index update per member"
+    );
+    assert_eq!(
+        texts(&app, pages).await,
+        before,
+        "a claimed row moved to another page"
+    );
+}
+
+/// Only rows written before `member_id` existed are looked up by key outside the pending
+/// index, and no audit row is searched for a NULL subject: those two indexes leave the other
+/// rows out (migration 16), so a login inserts two index entries fewer, and a settle one.
+#[tokio::test]
+async fn the_key_and_subject_indexes_leave_out_the_rows_no_query_finds_through_them() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let definition = |name: &str| match app.store.connection().get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            format!("SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'")
+        }
+        _ => format!("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = '{name}'"),
+    };
+    for (index, predicate) in [
+        ("idx_outbox_key", "member_id IS NULL"),
+        ("idx_auth_events_subject", "subject_hash IS NOT NULL"),
+    ] {
+        let sql = texts(&app, &definition(index)).await;
+        assert_eq!(sql.len(), 1, "{index} exists");
+        assert!(sql[0].contains(predicate), "{index}: {}", sql[0]);
+    }
+}
