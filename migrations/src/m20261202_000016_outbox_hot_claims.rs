@@ -9,15 +9,20 @@
 //!   updates were HOT). Half of each page is now left free at insert (`fillfactor = 50`;
 //!   outbox rows are 0.4–0.8 KB). The settle changes `delivered_at`, which the pending indexes'
 //!   predicates name, so it is never HOT. PostgreSQL only: SQLite has no fillfactor.
-//! - `idx_outbox_key` indexed every row by `(sink, message_key, id)`, but only rows written
-//!   before `member_id` existed (migration 13) are looked up by key outside the pending index:
-//!   an account deletion finds the others by `member_id`. It now holds those rows only, which
-//!   saves an index insert at each row's insert and at its settle.
+//! - `idx_outbox_key` indexed every row by `(sink, message_key, id)`, but outside the pending
+//!   index only rows without a `member_id` are looked up by key: those written before the column
+//!   existed (migration 13), which an account deletion recognises by key, and the erasure
+//!   messages, written without one on purpose. An account deletion finds the others by
+//!   `member_id`. The index now holds only rows without one, which saves an index insert at each
+//!   login row's insert and at its settle.
 //! - `idx_auth_events_subject` held a NULL for every audit row of a known member; it is
 //!   searched only with `subject_hash = …`, which the partial index answers.
 //!
-//! Rebuilding the two indexes locks their tables briefly (a plain `CREATE INDEX`); the
-//! fillfactor applies to pages written from now on.
+//! On PostgreSQL the indexes are rebuilt `CONCURRENTLY` (outside a transaction): a plain
+//! `DROP INDEX` would lock both tables, and so every login, for as long as the builds take on a
+//! week of outbox rows and 90 days of audit rows. A run that stops half-way leaves either index
+//! under its own name or under `<name>_next`; running it again ends with the partial one
+//! under the name. The fillfactor applies to pages written from now on.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -25,42 +30,87 @@ use sea_orm_migration::sea_orm::DbBackend;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// The two indexes: name, table, columns, and the predicate of the partial form.
+const INDEXES: [(&str, &str, &str, &str); 2] = [
+    (
+        "idx_outbox_key",
+        "outbox",
+        "sink, message_key, id",
+        "member_id IS NULL",
+    ),
+    (
+        "idx_auth_events_subject",
+        "auth_events",
+        "subject_hash",
+        "subject_hash IS NOT NULL",
+    ),
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// `CREATE INDEX CONCURRENTLY` cannot run in a transaction.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(false)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
         if manager.get_database_backend() == DbBackend::Postgres {
-            db.execute_unprepared("ALTER TABLE outbox SET (fillfactor = 50)")
+            manager
+                .get_connection()
+                .execute_unprepared("ALTER TABLE outbox SET (fillfactor = 50)")
                 .await?;
         }
-        // sea-query has no partial indexes: SQL, the same text on PostgreSQL and SQLite.
-        for sql in [
-            "DROP INDEX IF EXISTS idx_outbox_key",
-            "CREATE INDEX IF NOT EXISTS idx_outbox_key ON outbox (sink, message_key, id) \
-             WHERE member_id IS NULL",
-            "DROP INDEX IF EXISTS idx_auth_events_subject",
-            "CREATE INDEX IF NOT EXISTS idx_auth_events_subject ON auth_events (subject_hash) \
-             WHERE subject_hash IS NOT NULL",
-        ] {
-            db.execute_unprepared(sql).await?;
+        for (name, table, columns, predicate) in INDEXES {
+            rebuild(manager, name, table, columns, Some(predicate)).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
         if manager.get_database_backend() == DbBackend::Postgres {
-            db.execute_unprepared("ALTER TABLE outbox RESET (fillfactor)")
+            manager
+                .get_connection()
+                .execute_unprepared("ALTER TABLE outbox RESET (fillfactor)")
                 .await?;
         }
-        for sql in [
-            "DROP INDEX IF EXISTS idx_outbox_key",
-            "CREATE INDEX IF NOT EXISTS idx_outbox_key ON outbox (sink, message_key, id)",
-            "DROP INDEX IF EXISTS idx_auth_events_subject",
-            "CREATE INDEX IF NOT EXISTS idx_auth_events_subject ON auth_events (subject_hash)",
-        ] {
-            db.execute_unprepared(sql).await?;
+        for (name, table, columns, _) in INDEXES {
+            rebuild(manager, name, table, columns, None).await?;
         }
         Ok(())
     }
+}
+
+/// Replaces index `name` on `table` by one on `columns`, partial when `predicate` is given.
+/// sea-query has no partial indexes, so this is SQL. PostgreSQL: the new index is built
+/// concurrently beside the old one, which is then dropped concurrently; SQLite (one instance,
+/// nothing to block): dropped and created.
+async fn rebuild(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    columns: &str,
+    predicate: Option<&str>,
+) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    let filter = predicate.map_or(String::new(), |p| format!(" WHERE {p}"));
+    let statements = if manager.get_database_backend() == DbBackend::Postgres {
+        vec![
+            // An invalid index left by a build that was interrupted.
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {name}_next"),
+            format!("CREATE INDEX CONCURRENTLY {name}_next ON {table} ({columns}){filter}"),
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"),
+            format!("ALTER INDEX {name}_next RENAME TO {name}"),
+        ]
+    } else {
+        // `IF NOT EXISTS`: of two instances migrating one file at once, the second's create
+        // may come after the first's (the same index).
+        vec![
+            format!("DROP INDEX IF EXISTS {name}"),
+            format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns}){filter}"),
+        ]
+    };
+    for sql in statements {
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
 }
