@@ -82,8 +82,9 @@ impl MigrationTrait for Migration {
 
 /// Replaces index `name` on `table` by one on `columns`, partial when `predicate` is given.
 /// sea-query has no partial indexes, so this is SQL. PostgreSQL: the new index is built
-/// concurrently beside the old one, which is then dropped concurrently; SQLite (one instance,
-/// nothing to block): dropped and created.
+/// concurrently beside the old one, which is then dropped concurrently (each its own
+/// statement: `CONCURRENTLY` refuses a multi-statement string); SQLite (one instance, nothing to
+/// block): dropped and created.
 async fn rebuild(
     manager: &SchemaManager<'_>,
     name: &str,
@@ -93,23 +94,25 @@ async fn rebuild(
 ) -> Result<(), DbErr> {
     let db = manager.get_connection();
     let filter = predicate.map_or(String::new(), |p| format!(" WHERE {p}"));
-    let statements = if manager.get_database_backend() == DbBackend::Postgres {
-        vec![
-            // An invalid index left by a build that was interrupted.
-            format!("DROP INDEX CONCURRENTLY IF EXISTS {name}_next"),
-            format!("CREATE INDEX CONCURRENTLY {name}_next ON {table} ({columns}){filter}"),
-            format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"),
-            format!("ALTER INDEX {name}_next RENAME TO {name}"),
-        ]
-    } else {
-        // `IF NOT EXISTS`: of two instances migrating one file at once, the second's create
-        // may come after the first's (the same index).
-        vec![
-            format!("DROP INDEX IF EXISTS {name}"),
-            format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns}){filter}"),
-        ]
-    };
-    for sql in statements {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        // One call, so one pooled connection: a CREATE sent on another connection could see
+        // the schema from before the DROP. `IF NOT EXISTS`: of two migrators of one file, the
+        // second's create may come after the first's (the same index).
+        return db
+            .execute_unprepared(&format!(
+                "DROP INDEX IF EXISTS {name}; \
+                 CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns}){filter}"
+            ))
+            .await
+            .map(|_| ());
+    }
+    for sql in [
+        // An invalid index left by a build that was interrupted.
+        format!("DROP INDEX CONCURRENTLY IF EXISTS {name}_next"),
+        format!("CREATE INDEX CONCURRENTLY {name}_next ON {table} ({columns}){filter}"),
+        format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"),
+        format!("ALTER INDEX {name}_next RENAME TO {name}"),
+    ] {
         db.execute_unprepared(&sql).await?;
     }
     Ok(())
