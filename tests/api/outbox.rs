@@ -679,7 +679,7 @@ async fn a_claim_is_a_hot_update_on_the_rows_page() {
         before,
         "a claimed row moved to another page"
     );
-    // A backend reports its counts when idle, at most once a second (PostgreSQL 15).
+    // A backend reports its counts once idle, rate-limited: within seconds (PostgreSQL 15).
     let updates = "SELECT n_tup_upd::text || ' ' || n_tup_hot_upd::text \
         FROM pg_stat_user_tables WHERE relname = 'outbox'";
     app.eventually("the claim's updates to be counted", || async {
@@ -693,9 +693,10 @@ async fn a_claim_is_a_hot_update_on_the_rows_page() {
     );
 }
 
-/// Only rows written before `member_id` existed are looked up by key outside the pending
-/// index, and no audit row is searched for a NULL subject: those two indexes leave the other
-/// rows out (migration 16), so a login inserts two index entries fewer, and a settle one.
+/// Outside the pending index only rows without a `member_id` (written before the column
+/// existed, or erasure messages) are looked up by key, and no audit row is searched for a NULL
+/// subject: those two indexes leave the other rows out (migration 16), so a login inserts two
+/// index entries fewer, and a settle one.
 #[tokio::test]
 async fn the_key_and_subject_indexes_leave_out_the_rows_no_query_finds_through_them() {
     use sea_orm::ConnectionTrait;
