@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// jemalloc: glibc's malloc and free took 12–14 % of a login's CPU at saturation, much of it
+/// on its arena locks (BENCHMARKS.md, the eighth sitting).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match login_api::cli::run(login_api::cli::Cli::parse()).await {
