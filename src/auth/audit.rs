@@ -38,9 +38,13 @@ pub struct RequestContext {
     pub client_ip: Option<IpAddr>,
 }
 
-/// Runs `future` as the request `context`: events it records carry the context.
-pub async fn in_request<F: std::future::Future>(context: RequestContext, future: F) -> F::Output {
-    REQUEST.scope(context, future).await
+/// Runs `future` as the request `context`: events it records carry the context. A plain
+/// function, not an `async fn`: that would hold `future` twice (before and inside the scope).
+pub fn in_request<F: std::future::Future>(
+    context: RequestContext,
+    future: F,
+) -> tokio::task::futures::TaskLocalFuture<RequestContext, F> {
+    REQUEST.scope(context, future)
 }
 
 fn current_request() -> RequestContext {

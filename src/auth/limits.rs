@@ -135,9 +135,8 @@ impl Auth {
                 .await;
             let failures = self.count(&charged.account, 0, limits.account).await;
             if failures.count + in_flight.count <= limits.account.max
-                || self
-                    .known_device_allowed(&charged, subject, device_id)
-                    .await
+                // Boxed: only an exhausted account limit reads the database here.
+                || Box::pin(self.known_device_allowed(&charged, subject, device_id)).await
             {
                 return Ok(Charged {
                     keys: charged,

@@ -225,9 +225,7 @@ impl Auth {
         let Some(session) = session else {
             // Gone: purged long after it ended, or its member deleted the account (the
             // tombstone says so, and only on this failure path is it read).
-            let deleted = self
-                .store
-                .tombstone(user_id)
+            let deleted = Box::pin(self.store.tombstone(user_id))
                 .await
                 .map_err(|e| AuthError::Unexpected(e.into()))?
                 .is_some();

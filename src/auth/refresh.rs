@@ -31,10 +31,10 @@ impl Auth {
                 retry_after_secs = retry_after.as_secs(),
                 "refresh refused: rate limit"
             );
-            self.record_failure(
+            Box::pin(self.record_failure(
                 self.audit_failure(AuditType::RateLimitTripped, "REFRESH"),
                 None,
-            )
+            ))
             .await;
             return Err(RefreshError::RateLimited {
                 retry_after: retry_after.max(std::time::Duration::from_secs(1)),
@@ -47,6 +47,8 @@ impl Auth {
         result
     }
 
+    /// The paths off a plain rotation (replay, ended sessions, refusals) box their futures, so
+    /// that a refresh's future, moved whole at each await, stays the size of the rotation.
     async fn rotate(&self, presented: &str) -> Result<Issued, RefreshError> {
         let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
         let now = self.clock.now();
@@ -95,13 +97,17 @@ impl Auth {
                 Ok(self.issue(record.user, session, successor, expires_at, now)?)
             }
             Ok(Claim::AlreadyUsed(used)) | Err(Refusal::Used(used)) => {
-                self.replay(&token, (record, used), now).await
+                Box::pin(self.replay(&token, (record, used), now)).await
             }
             Ok(Claim::SessionGone) | Err(Refusal::Invalid) => Err(RefreshError::Invalid),
             Err(Refusal::MembershipInactive(reason)) => {
-                self.store
-                    .end_session(record.session.id, now, EndReason::MembershipEnded, None)
-                    .await?;
+                Box::pin(self.store.end_session(
+                    record.session.id,
+                    now,
+                    EndReason::MembershipEnded,
+                    None,
+                ))
+                .await?;
                 tracing::info!(
                     reason = reason.as_str(),
                     "refresh refused: membership not active"
@@ -110,9 +116,7 @@ impl Auth {
             }
             Err(Refusal::Ended { at, reason }) => {
                 // Recorded as of when it ended, not when someone noticed.
-                self.store
-                    .end_session(record.session.id, at, reason, None)
-                    .await?;
+                Box::pin(self.store.end_session(record.session.id, at, reason, None)).await?;
                 tracing::info!(
                     reason = reason.as_str(),
                     "refresh refused: session idle or past its lifetime"

@@ -56,7 +56,7 @@ impl AccountQuery {
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let principal = principal(ctx)?;
         let auth = auth(ctx)?;
-        let user = api(ctx, auth.me(principal).await)?;
+        let user = api(ctx, Box::pin(auth.me(principal)).await)?;
         Ok(User::new(user, auth.today()))
     }
 }
@@ -78,13 +78,13 @@ impl AccountMutation {
         let issued = counted(
             ctx,
             |m| &m.logins,
-            auth.login(LoginRequest {
+            Box::pin(auth.login(LoginRequest {
                 email: input.email,
                 password: input.password,
                 device: input.device.unwrap_or_default().into(),
                 client_ip: client_ip(ctx),
                 link_token: input.link_token,
-            })
+            }))
             .await,
         )?;
         Ok(AuthPayload::new(issued, auth.today()))

@@ -3,11 +3,18 @@
 //! Design: resolvers are thin. They parse GraphQL inputs into use-case requests, call `Auth`,
 //! and turn records into API types; the database never shapes the API. Every error leaves
 //! through `error::ApiError`, so each carries its `extensions.code`.
+//!
+//! Each resolver boxes its use case's future (`Box::pin(auth.…(…)).await`). async-graphql
+//! boxes every field's future at the size of the largest resolver of the merged root (15 KiB
+//! before), and each await between it and the use case moves that future whole: the copies
+//! were the largest user-space cost of a login (BENCHMARKS.md, ninth sitting).
 
 mod account;
 mod code;
 mod context;
 mod error;
+#[cfg(test)]
+mod future_sizes;
 mod partners;
 mod phone;
 mod scalars;

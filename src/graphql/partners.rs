@@ -28,7 +28,10 @@ impl PartnerMutation {
     ) -> async_graphql::Result<PartnerToken> {
         let principal = principal(ctx)?;
         let auth = auth(ctx)?;
-        let minted = api(ctx, auth.create_partner_token(principal, &partner_id).await)?;
+        let minted = api(
+            ctx,
+            Box::pin(auth.create_partner_token(principal, &partner_id)).await,
+        )?;
         Ok(PartnerToken {
             token: minted.token.expose().to_owned(),
             expires_at: DateTime(minted.expires_at),

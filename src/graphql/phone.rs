@@ -64,12 +64,12 @@ impl PhoneMutation {
         let auth = auth(ctx)?;
         let challenge = api(
             ctx,
-            auth.send_login_code(CodeRequest {
+            Box::pin(auth.send_login_code(CodeRequest {
                 phone: input.phone,
                 region: input.region,
                 device: input.device.unwrap_or_default().into(),
                 client_ip: client_ip(ctx),
-            })
+            }))
             .await,
         )?;
         Ok(challenge.into())
@@ -86,12 +86,12 @@ impl PhoneMutation {
         let issued = counted(
             ctx,
             |m| &m.code_logins,
-            auth.login_with_code(CodeLogin {
+            Box::pin(auth.login_with_code(CodeLogin {
                 challenge_id: input.challenge_id.0,
                 code: input.code,
                 device: input.device.unwrap_or_default().into(),
                 client_ip: client_ip(ctx),
-            })
+            }))
             .await,
         )?;
         Ok(AuthPayload::new(issued, auth.today()))
@@ -108,8 +108,13 @@ impl PhoneMutation {
         let auth = auth(ctx)?;
         let challenge = api(
             ctx,
-            auth.send_phone_verification_code(principal, &phone, region.as_deref(), client_ip(ctx))
-                .await,
+            Box::pin(auth.send_phone_verification_code(
+                principal,
+                &phone,
+                region.as_deref(),
+                client_ip(ctx),
+            ))
+            .await,
         )?;
         Ok(challenge.into())
     }
@@ -127,7 +132,7 @@ impl PhoneMutation {
         let auth = auth(ctx)?;
         let user = api(
             ctx,
-            auth.verify_phone(principal, &challenge_id.0, &code).await,
+            Box::pin(auth.verify_phone(principal, &challenge_id.0, &code)).await,
         )?;
         Ok(User::new(user, auth.today()))
     }
@@ -136,7 +141,7 @@ impl PhoneMutation {
     async fn remove_phone(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let principal = principal(ctx)?;
         let auth = auth(ctx)?;
-        let user = api(ctx, auth.remove_phone(principal).await)?;
+        let user = api(ctx, Box::pin(auth.remove_phone(principal)).await)?;
         Ok(User::new(user, auth.today()))
     }
 }

@@ -152,8 +152,7 @@ impl SecurityQuery {
         };
         let mut events = api(
             ctx,
-            auth.security_activity(principal, before, first as u64 + 1)
-                .await,
+            Box::pin(auth.security_activity(principal, before, first as u64 + 1)).await,
         )?;
         let has_next_page = events.len() > first as usize;
         events.truncate(first as usize);
@@ -244,7 +243,7 @@ impl SecurityMutation {
         let auth = auth(ctx)?;
         let deletion = api(
             ctx,
-            auth.delete_account(principal, &input.confirmation).await,
+            Box::pin(auth.delete_account(principal, &input.confirmation)).await,
         )?;
         Ok(AccountDeletion {
             deleted_at: DateTime(deletion.deleted_at),

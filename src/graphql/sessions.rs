@@ -27,7 +27,7 @@ impl SessionQuery {
     async fn current_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Session> {
         let principal = principal(ctx)?;
         let auth = auth(ctx)?;
-        let session = api(ctx, auth.current_session(principal).await)?;
+        let session = api(ctx, Box::pin(auth.current_session(principal)).await)?;
         Ok(Session::new(session, true))
     }
 
@@ -43,7 +43,10 @@ impl SessionQuery {
         let Ok(session_id) = id.parse() else {
             return Err(ApiError::SessionNotFound.extend(ctx));
         };
-        let status = api(ctx, auth.session_status(principal, session_id).await)?;
+        let status = api(
+            ctx,
+            Box::pin(auth.session_status(principal, session_id)).await,
+        )?;
         Ok(status.into())
     }
 
@@ -51,7 +54,7 @@ impl SessionQuery {
     async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
         let principal = principal(ctx)?;
         let auth = auth(ctx)?;
-        let sessions = api(ctx, auth.sessions(principal).await)?;
+        let sessions = api(ctx, Box::pin(auth.sessions(principal)).await)?;
         Ok(sessions
             .into_iter()
             .map(|s| {
@@ -78,7 +81,7 @@ impl SessionMutation {
         let issued = counted(
             ctx,
             |m| &m.refreshes,
-            auth.refresh(&refresh_token, client_ip(ctx)).await,
+            Box::pin(auth.refresh(&refresh_token, client_ip(ctx))).await,
         )?;
         Ok(AuthPayload::new(issued, auth.today()))
     }
@@ -96,7 +99,7 @@ impl SessionMutation {
             LogoutScope::Others => Scope::Others,
             LogoutScope::All => Scope::All,
         };
-        api(ctx, auth.logout(principal, scope).await)?;
+        api(ctx, Box::pin(auth.logout(principal, scope)).await)?;
         Ok(true)
     }
 
@@ -110,7 +113,10 @@ impl SessionMutation {
     ) -> async_graphql::Result<Session> {
         let principal = principal(ctx)?;
         let auth = auth(ctx)?;
-        let session = api(ctx, auth.update_device(principal, input.into()).await)?;
+        let session = api(
+            ctx,
+            Box::pin(auth.update_device(principal, input.into())).await,
+        )?;
         Ok(Session::new(session, true))
     }
 
@@ -120,7 +126,7 @@ impl SessionMutation {
     async fn touch_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Session> {
         let principal = principal(ctx)?;
         let auth = auth(ctx)?;
-        let session = api(ctx, auth.touch_session(principal).await)?;
+        let session = api(ctx, Box::pin(auth.touch_session(principal)).await)?;
         Ok(Session::new(session, true))
     }
 
@@ -131,7 +137,10 @@ impl SessionMutation {
         let Ok(session_id) = id.parse() else {
             return Err(ApiError::SessionNotFound.extend(ctx));
         };
-        api(ctx, auth.revoke_session(principal, session_id).await)?;
+        api(
+            ctx,
+            Box::pin(auth.revoke_session(principal, session_id)).await,
+        )?;
         Ok(true)
     }
 }

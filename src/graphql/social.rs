@@ -81,7 +81,7 @@ impl User {
         })?;
         let accounts = api(
             ctx,
-            auth.linked_accounts(domain::UserId(id))
+            Box::pin(auth.linked_accounts(domain::UserId(id)))
                 .await
                 .map_err(ApiError::Internal),
         )?;
@@ -112,7 +112,8 @@ impl SocialMutation {
     /// (`LOGIN_NONCE_TTL_SECS`).
     async fn create_login_nonce(&self, ctx: &Context<'_>) -> async_graphql::Result<LoginNonce> {
         let auth = auth(ctx)?;
-        let (nonce, expires_at) = api(ctx, auth.create_login_nonce(client_ip(ctx)).await)?;
+        let (nonce, expires_at) =
+            api(ctx, Box::pin(auth.create_login_nonce(client_ip(ctx))).await)?;
         Ok(LoginNonce {
             nonce: nonce.expose().to_owned(),
             expires_at: DateTime(expires_at),
@@ -130,7 +131,7 @@ impl SocialMutation {
         let issued = counted(
             ctx,
             |m| &m.social_logins,
-            auth.login_with_social(input.into_request(ctx)).await,
+            Box::pin(auth.login_with_social(input.into_request(ctx))).await,
         )?;
         Ok(AuthPayload::new(issued, auth.today()))
     }
@@ -145,7 +146,10 @@ impl SocialMutation {
         first_login(ctx)?;
         let auth = auth(ctx)?;
         let request = input.into_request(ctx);
-        let user = api(ctx, auth.link_social_account(principal, request).await)?;
+        let user = api(
+            ctx,
+            Box::pin(auth.link_social_account(principal, request)).await,
+        )?;
         Ok(User::new(user, auth.today()))
     }
 
@@ -159,7 +163,7 @@ impl SocialMutation {
         let auth = auth(ctx)?;
         let user = api(
             ctx,
-            auth.unlink_social_account(principal, provider.into()).await,
+            Box::pin(auth.unlink_social_account(principal, provider.into())).await,
         )?;
         Ok(User::new(user, auth.today()))
     }

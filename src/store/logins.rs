@@ -127,7 +127,8 @@ impl Store {
             && login.proof.is_none()
             && let LoginMember::Directory(profile) = login.member
         {
-            // Boxed: inline, their futures would enlarge every sign-in's.
+            // Each path boxed: inline, their futures (kilobytes each, sea-orm's most) would
+            // enlarge every sign-in's, which is moved whole at each await above it.
             if let Some(record) = Box::pin(self.record_returning_login(login, profile)).await? {
                 self.login_writes.one_statement.fetch_add(1, Relaxed);
                 return Ok(Ok(record));
@@ -137,6 +138,16 @@ impl Store {
                 return Ok(Ok(record));
             }
         }
+        Box::pin(self.record_login_in_transaction(login)).await
+    }
+
+    /// The general path, through sea-orm: SQLite, proofs, linked members, and directory
+    /// logins that the direct statements could not take.
+    async fn record_login_in_transaction(
+        &self,
+        login: &NewLogin<'_>,
+    ) -> StoreResult<Result<LoginRecord, NotRecorded>> {
+        use std::sync::atomic::Ordering::Relaxed;
         let NewLogin {
             device,
             now,

@@ -15,6 +15,8 @@ mod deletion;
 mod direct;
 mod direct_login;
 mod entities;
+#[cfg(test)]
+mod future_sizes;
 mod identities;
 mod invalidation;
 mod leases;

@@ -110,12 +110,14 @@ impl Store {
         prospect: Option<Prospect<'_>>,
         decide: impl FnOnce(&RefreshTokenRecord) -> Result<Successor<'s>, E>,
     ) -> StoreResult<Option<(RefreshTokenRecord, Result<Claim, E>)>> {
+        // sea-orm's futures are boxed here (kilobytes each): inline, they would enlarge every
+        // refresh's future, which is moved whole at each await above this one.
         if self.backend() != sea_orm::DbBackend::Postgres {
-            let Some(record) = self.find_refresh_token(hash).await? else {
+            let Some(record) = Box::pin(self.find_refresh_token(hash)).await? else {
                 return Ok(None);
             };
             let outcome = match decide(&record) {
-                Ok(successor) => Ok(self.claim_in_transaction(&record, successor).await?),
+                Ok(successor) => Ok(Box::pin(self.claim_in_transaction(&record, successor)).await?),
                 Err(refusal) => Err(refusal),
             };
             return Ok(Some((record, outcome)));
@@ -152,7 +154,7 @@ impl Store {
             }
             None => {
                 drop(conn);
-                self.claim_in_transaction(&record, successor).await?
+                Box::pin(self.claim_in_transaction(&record, successor)).await?
             }
         };
         Ok(Some((record, Ok(claim))))

@@ -40,7 +40,8 @@ impl Store {
             return Ok(Some(session));
         }
         let ticket = self.cache.ticket(user_id.0);
-        let session = self.session(id).await?;
+        // Boxed: a cache hit's future stays small (sea-orm's are kilobytes).
+        let session = Box::pin(self.session(id)).await?;
         if let Some(session) = session
             .as_ref()
             .filter(|s| s.user_id == user_id && still_live(s))

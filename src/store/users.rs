@@ -31,7 +31,8 @@ impl Store {
             return Ok(Some(user));
         }
         let ticket = self.cache.ticket(id.0);
-        let user = self.user(id).await?;
+        // Boxed: a cache hit's future stays small (sea-orm's are kilobytes).
+        let user = Box::pin(self.user(id)).await?;
         if let Some(user) = &user {
             self.cache.put_user(ticket, user);
         }

@@ -118,8 +118,8 @@ impl Auth {
             )
             .await;
         if let Err(error) = &result {
-            self.record_login_failure(method, Some(&subject), Some(&device), error)
-                .await;
+            // Boxed: the failure path's future would otherwise enlarge every sign-in's.
+            Box::pin(self.record_login_failure(method, Some(&subject), Some(&device), error)).await;
         }
         result
     }
@@ -175,10 +175,13 @@ impl Auth {
                 None => Err(LoginError::IdentityNotLinked),
             };
         }
-        let Some(user) = self
-            .store
-            .user_by_identity(&identity.provider, &identity.subject)
-            .await?
+        // Boxed, as below: a password sign-in never takes this path, and inline its futures
+        // would enlarge every sign-in's.
+        let Some(user) = Box::pin(
+            self.store
+                .user_by_identity(&identity.provider, &identity.subject),
+        )
+        .await?
         else {
             tracing::info!(
                 provider = identity.provider.as_str(),
@@ -186,7 +189,7 @@ impl Auth {
             );
             return Err(LoginError::IdentityNotLinked);
         };
-        self.current_snapshot(user).await
+        Box::pin(self.current_snapshot(user)).await
     }
 
     /// The shared tail: membership rule, then one transaction for the member, the identity,

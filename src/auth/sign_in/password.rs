@@ -86,9 +86,7 @@ impl Auth {
                     .ok_or(LoginError::LinkTokenInvalid)?
                     .hash();
                 // Checked before Hybris is asked; consumed with the session.
-                if self
-                    .store
-                    .live_link_token(&hash, self.now())
+                if Box::pin(self.store.live_link_token(&hash, self.now()))
                     .await?
                     .is_none()
                 {
