@@ -693,6 +693,33 @@ async fn a_claim_is_a_hot_update_on_the_rows_page() {
     );
 }
 
+/// Autovacuum takes the outbox after a fixed number of dead rows, not after a fifth of a week of
+/// delivered rows (migration 17): the pending indexes' dead entries, which every claim walks,
+/// stay few however large the table grows. The fillfactor of migration 16 stays beside them.
+#[tokio::test]
+async fn the_outbox_is_vacuumed_after_a_fixed_number_of_dead_rows() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    if app.store.connection().get_database_backend() != sea_orm::DbBackend::Postgres {
+        return; // SQLite has no autovacuum thresholds.
+    }
+    let options = texts(
+        &app,
+        "SELECT unnest(reloptions) FROM pg_class WHERE relname = 'outbox' ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        options,
+        [
+            "autovacuum_vacuum_insert_scale_factor=0",
+            "autovacuum_vacuum_insert_threshold=10000",
+            "autovacuum_vacuum_scale_factor=0",
+            "autovacuum_vacuum_threshold=10000",
+            "fillfactor=50",
+        ]
+    );
+}
+
 /// Outside the pending index only rows without a `member_id` (written before the column
 /// existed, or erasure messages) are looked up by key, and no audit row is searched for a NULL
 /// subject: those two indexes leave the other rows out (migration 16), so a login inserts two
