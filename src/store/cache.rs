@@ -27,11 +27,14 @@ use uuid::Uuid;
 
 use crate::domain::{Session, User};
 
+mod copies;
+use copies::Copies;
+
 /// How long after its listener's connection last answered an instance may serve from the
 /// cache; writers wait this long for anyone who does not acknowledge (see `invalidation`).
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Entries kept per map before it is emptied (a bound on memory, not a tuning knob).
+/// Epochs kept before all are voided (a bound on memory: about 3 MiB of table at most).
 const CAPACITY: usize = 100_000;
 
 pub struct ReadCache {
@@ -52,8 +55,8 @@ struct State {
     /// Bumped by a flush: tickets from before it are void.
     generation: u64,
     epochs: HashMap<Uuid, u64>,
-    sessions: HashMap<Uuid, (Session, u64)>,
-    users: HashMap<Uuid, (User, u64)>,
+    sessions: Copies<Session>,
+    users: Copies<User>,
 }
 
 /// What a reader saw before reading the database; an entry is stored only if it still holds.
@@ -136,12 +139,7 @@ impl ReadCache {
         let mut state = self.state();
         let user_id = session.user_id.0;
         if Self::holds(&state, ticket, user_id) {
-            if state.sessions.len() >= CAPACITY {
-                state.sessions.clear();
-            }
-            state
-                .sessions
-                .insert(session.id.0, (session.clone(), ticket.epoch));
+            state.sessions.insert(session.id.0, session, ticket.epoch);
         }
     }
 
@@ -161,10 +159,7 @@ impl ReadCache {
         }
         let mut state = self.state();
         if Self::holds(&state, ticket, user.id.0) {
-            if state.users.len() >= CAPACITY {
-                state.users.clear();
-            }
-            state.users.insert(user.id.0, (user.clone(), ticket.epoch));
+            state.users.insert(user.id.0, user, ticket.epoch);
         }
     }
 
@@ -199,6 +194,7 @@ fn flush(state: &mut State) {
 
 #[cfg(test)]
 mod tests {
+    use super::copies::{BUDGET_BYTES, entry_bytes};
     use super::*;
     use crate::domain::UserId;
 
@@ -222,6 +218,38 @@ mod tests {
         assert!(
             cache.session(s.id.0).is_none(),
             "an invalidation voids the entry"
+        );
+    }
+
+    #[test]
+    fn the_copies_never_hold_more_than_their_budget_however_large_each_is() {
+        let cache = ReadCache::new(true);
+        // The longest push token `Device::parse` takes, in four-byte characters: 16 KiB.
+        let token = "\u{1D11E}".repeat(4096);
+        let mut kept = Vec::new();
+        for i in 0..1_000 {
+            let user = Uuid::now_v7();
+            let mut s = session(user);
+            s.device.push_token = Some(token.clone());
+            cache.put_session(cache.ticket(user), &s);
+            // Stored again: counted once.
+            cache.put_session(cache.ticket(user), &s);
+            kept.push(s.id.0);
+            let state = cache.state();
+            let held: usize = state
+                .sessions
+                .entries
+                .values()
+                .map(|entry| entry_bytes(&entry.0))
+                .sum();
+            assert_eq!(state.sessions.bytes, held, "after {i}");
+            assert!(held <= BUDGET_BYTES, "{held} bytes after {i}");
+        }
+        let last = *kept.last().unwrap();
+        assert!(cache.session(last).is_some(), "the newest copy is kept");
+        assert!(
+            cache.session(kept[0]).is_none(),
+            "the oldest went with an emptying"
         );
     }
 
