@@ -23,6 +23,7 @@ mod m20261130_000014_read_cache_leases;
 mod m20261202_000015_read_cache_join_lock;
 mod m20261202_000016_outbox_hot_claims;
 mod m20261203_000017_outbox_vacuum_thresholds;
+mod m20261203_000018_outbox_walk_index_apart;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_read_cache_join_lock::Migration),
             Box::new(m20261202_000016_outbox_hot_claims::Migration),
             Box::new(m20261203_000017_outbox_vacuum_thresholds::Migration),
+            Box::new(m20261203_000018_outbox_walk_index_apart::Migration),
         ]
     }
 }
