@@ -38,11 +38,14 @@ impl<V: Footprint + Clone> Copies<V> {
     /// Stores a copy of `value`, emptying the map first if it would pass the budget.
     pub(super) fn insert(&mut self, id: Uuid, value: &V, epoch: u64) {
         self.remove(&id);
-        let bytes = entry_bytes(value);
+        // Counted on the copy kept, as `remove` counts it: a clone's vectors hold no spare
+        // capacity, the original's may.
+        let copy = value.clone();
+        let bytes = entry_bytes(&copy);
         if self.bytes + bytes > BUDGET_BYTES {
             self.clear();
         }
-        self.entries.insert(id, Box::new((value.clone(), epoch)));
+        self.entries.insert(id, Box::new((copy, epoch)));
         self.bytes += bytes;
     }
 
@@ -101,5 +104,40 @@ impl Footprint for User {
             + membership
             + roles
             + self.phone.as_ref().map_or(0, |p| p.number.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, UserId};
+
+    /// A user whose roles vector has spare capacity, as one built by pushing has: its copy has
+    /// none, and the count must be the copy's, or replacing it would leave bytes behind.
+    #[test]
+    fn the_bytes_counted_are_the_kept_copys_so_a_replaced_entry_leaves_none_behind() {
+        let mut roles = Vec::with_capacity(64);
+        roles.push("member".to_owned());
+        let now = chrono::Utc::now();
+        let user = User {
+            id: UserId(Uuid::now_v7()),
+            email: Email::parse("anna@example.org").unwrap(),
+            first_name: None,
+            last_name: None,
+            membership: None,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            upstream_roles: roles,
+            phone: None,
+        };
+        let mut copies = Copies::default();
+        for _ in 0..3 {
+            copies.insert(user.id.0, &user, 1);
+        }
+        let held: usize = copies.entries.values().map(|e| entry_bytes(&e.0)).sum();
+        assert_eq!(copies.bytes, held);
+        copies.remove(&user.id.0);
+        assert_eq!(copies.bytes, 0);
     }
 }
