@@ -11,7 +11,15 @@
 //! call: 139,000 instructions, 22 % of this server's login until 2026-12-02); the JSON answer.
 //! Left out, so that the floor only errs low: GraphQL, validation and the membership rule, the
 //! upstream grant's revocation, the outbox's delivery, the read cache's acknowledgements, rate
-//! limits, metrics, logs and traces; the token's header has no `kid` and is encoded once. Built
+//! limits, metrics, logs and traces; the token's header has no `kid` and is encoded once.
+//!
+//! Two flags add what a login owes beyond its answer, each in the cheapest form that does it at
+//! all, so that these floors too only err low. `--deliver`: the two outbox rows are written
+//! pending and delivered by a relay of its own (`RELAY_SQL`: one statement per batch that takes
+//! and deletes them; at most once and in no key order, which login-api may not be, to a sink
+//! that does nothing, as login-api's sinks in `bench/run` log below its log level): the product
+//! loses neither. `--revoke`: the upstream grant is revoked off the member's path (RFC 7009
+//! §2.1's request, as login-api sends it). Built
 //! with the release profile of login-api (`cargo build --release --example login-floor`); not
 //! part of the service.
 
@@ -53,11 +61,17 @@ struct Args {
     /// The ES256 private key (PKCS#8 PEM) login-api signs with in the same run.
     #[arg(long)]
     key_file: String,
+    /// Also deliver the outbox rows (the module's doc).
+    #[arg(long)]
+    deliver: bool,
+    /// Also revoke the upstream grant (the module's doc).
+    #[arg(long)]
+    revoke: bool,
 }
 
 /// The login's writes as one statement, with the values bound: the member upserted, its
 /// identity touched, the session and its first refresh token, the two outbox rows (written
-/// delivered, so that the running login-api's relay leaves them alone) and the audit row; no
+/// delivered unless `$16` is false: `--deliver` delivers them) and the audit row; no
 /// `NOTIFY`, as a lone login-api instance sends none. No moved-email release: like
 /// login-api's password login, a login whose email another member holds would take another
 /// path.
@@ -93,7 +107,7 @@ const LOGIN_SQL: &str = "WITH u AS ( \
       INSERT INTO outbox (id, sink, message_key, payload, created_at, available_at, attempts, \
         last_error, claimed_until, claimed_by, delivered_at, dead_at, member_id) \
       SELECT gen_random_uuid(), k.sink, s.user_id::text, k.payload || s.user_id || '\"}', now(), \
-        now(), 0, NULL, NULL, NULL, now(), NULL, s.user_id \
+        now(), 0, NULL, NULL, NULL, CASE WHEN $16 THEN now() END, NULL, s.user_id \
       FROM s, (VALUES ('algolia', $13), ('eventbridge', $14)) AS k(sink, payload)), \
     a AS ( \
       INSERT INTO auth_events (id, occurred_at, event_type, outcome, reason, method, user_id, \
@@ -102,6 +116,36 @@ const LOGIN_SQL: &str = "WITH u AS ( \
       SELECT gen_random_uuid(), now(), 'login.succeeded', 'success', NULL, 'password', \
         s.user_id, s.id, NULL, '127.0.0.1', $15, NULL, NULL, 1, NULL FROM s) \
     SELECT s.user_id FROM s";
+
+/// The cheapest delivery of pending outbox rows: up to `$1` of them taken and deleted in one
+/// statement, their payloads returned. PostgreSQL walks one of login-api's partial indexes of
+/// pending rows to find them (`EXPLAIN`: `idx_outbox_pending_by_key`, 8 buffers a row).
+const RELAY_SQL: &str = "DELETE FROM outbox WHERE id IN ( \
+      SELECT id FROM outbox \
+      WHERE sink = ANY('{algolia,eventbridge}') AND delivered_at IS NULL AND dead_at IS NULL \
+        AND available_at IS NOT NULL \
+      LIMIT $1 FOR UPDATE SKIP LOCKED) \
+    RETURNING payload";
+
+/// How often the floor's relay looks for rows, and how many it takes at once: larger batches
+/// than login-api's (its linger is 5 ms), so that the floor's delivery costs less per row.
+const RELAY_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+const RELAY_BATCH: i64 = 2000;
+
+/// Delivers the floor's outbox rows until the process ends: each batch's payloads are read and
+/// dropped, as a sink that does nothing would.
+async fn relay(options: PgConnectOptions) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect_with(&options).await?;
+    loop {
+        let payloads: Vec<String> = sqlx::query_scalar(RELAY_SQL)
+            .bind(RELAY_BATCH)
+            .fetch_all(&mut conn)
+            .await?;
+        if (payloads.len() as i64) < RELAY_BATCH {
+            tokio::time::sleep(RELAY_EVERY).await;
+        }
+    }
+}
 
 struct Connector(PgConnectOptions);
 
@@ -122,6 +166,10 @@ struct Floor {
     http: reqwest::Client,
     token_url: reqwest::Url,
     profile_url: reqwest::Url,
+    /// `Some` with `--revoke`: where the grant is revoked.
+    revoke_url: Option<reqwest::Url>,
+    /// `--deliver`: the outbox rows are written pending, for the relay.
+    deliver: bool,
     client_id: String,
     client_secret: String,
     db: Pool<Connector>,
@@ -220,6 +268,16 @@ async fn login(
         .await
         .map_err(|e| e.to_string())
         .map_err(failed("profile"))?;
+    if let Some(url) = floor.revoke_url.clone() {
+        // Off the member's path, its outcome ignored, as login-api's revocation.
+        let revocation = floor.http.post(url).form(&[
+            ("token", grant.access_token.as_str()),
+            ("token_type_hint", "access_token"),
+            ("client_id", floor.client_id.as_str()),
+            ("client_secret", floor.client_secret.as_str()),
+        ]);
+        tokio::spawn(async move { revocation.send().await.map(drop) });
+    }
 
     let mut secret = [0u8; 32];
     aws_lc_rs::rand::SystemRandom::new()
@@ -252,6 +310,7 @@ async fn login(
         .bind("{\"objectID\":\"")
         .bind("{\"detailType\":\"user.login\",\"user\":\"")
         .bind(Uuid::new_v4().to_string())
+        .bind(!floor.deliver)
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| e.to_string())
@@ -297,7 +356,17 @@ async fn login(
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let options: PgConnectOptions = args.database_url.parse()?;
-    let db = Pool::builder(Connector(options.disable_statement_logging()))
+    let options = options.disable_statement_logging();
+    if args.deliver {
+        let options = options.clone();
+        tokio::spawn(async move {
+            if let Err(error) = relay(options).await {
+                eprintln!("the floor's relay stopped: {error}");
+                std::process::exit(1);
+            }
+        });
+    }
+    let db = Pool::builder(Connector(options))
         .max_size(8)
         .runtime(deadpool::Runtime::Tokio1)
         .build()?;
@@ -313,6 +382,12 @@ async fn main() -> anyhow::Result<()> {
             login_api::adapters::hybris::PROFILE_FIELDS
         )
         .parse()?,
+        revoke_url: if args.revoke {
+            Some(format!("{}/authorizationserver/oauth/revoke", args.hybris).parse()?)
+        } else {
+            None
+        },
+        deliver: args.deliver,
         client_id: args.client_id,
         client_secret: args.client_secret,
         db,
