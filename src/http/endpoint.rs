@@ -1,6 +1,7 @@
 //! `/graphql`: POST executes one operation; GET serves GraphiQL and never executes anything.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::{
     Json,
@@ -17,7 +18,7 @@ use crate::auth::audit::{RequestContext, in_request};
 use crate::graphql::{Caller, ClientIp, ErrorCode, LoginOnce, RequestId, Throttled, Unauthorized};
 
 pub async fn graphql(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -244,7 +245,7 @@ fn internal_error(request_id: &str) -> Response {
 }
 
 /// GraphiQL for people; never an operation: GET must not execute anything, least a mutation.
-pub async fn graphiql(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+pub async fn graphiql(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     if query.is_some_and(|q| q.split('&').any(|pair| pair.starts_with("query="))) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,

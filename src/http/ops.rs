@@ -1,5 +1,7 @@
 //! For operators and other services: liveness, readiness, Prometheus metrics, the JWK Set.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     extract::State,
@@ -10,7 +12,7 @@ use axum::{
 use super::AppState;
 
 /// Prometheus text; the database gauges are read now.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let gauges = state.auth.gauges().await;
     // The breaker's state as of now: transitions happen on calls, time passes without them.
     state
@@ -68,7 +70,7 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.auth.ready().await {
         Ok(()) => "ready".into_response(),
         Err(error) => {
@@ -78,7 +80,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn jwks(State(state): State<AppState>) -> Response {
+pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(state.auth.tokens().jwks().clone()),

@@ -4,6 +4,8 @@
 //! RFC 6749 §2.3.1 asks); the body is `token=…` as `application/x-www-form-urlencoded`. An
 //! inactive token answers exactly `{"active": false}` (RFC 7662 §2.2).
 
+use std::sync::Arc;
+
 use axum::{
     Form, Json,
     extract::State,
@@ -24,7 +26,7 @@ pub struct IntrospectionForm {
 }
 
 pub async fn introspect(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     form: Result<Form<IntrospectionForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {

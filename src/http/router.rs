@@ -43,7 +43,9 @@ pub fn router(state: AppState) -> Router {
             "/partner/introspect",
             axum::routing::post(partner::introspect),
         )
-        .with_state(state);
+        // One shared state: axum clones it per request, and a clone of `AppState` itself
+        // would touch each of its Arcs (a contended count on 2 cores).
+        .with_state(std::sync::Arc::new(state));
     let cors = (!settings.cors_allowed_origins.is_empty()).then(|| {
         let origins: Vec<HeaderValue> = settings
             .cors_allowed_origins

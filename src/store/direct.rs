@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::connections::DirectConnection;
 use super::entities::{refresh_tokens, sessions, users};
 use super::{Prospect, Store, StoreError, StoreResult, Successor};
+use crate::domain::outbox::Sink;
 
 /// A token's row with its session's and its user's.
 pub(super) type TokenRow = (refresh_tokens::Model, sessions::Model, users::Model);
@@ -102,9 +103,11 @@ const CLAIM_SQL: &str = "WITH claimed AS ( \
     SELECT (SELECT COUNT(*) FROM claimed) AS claimed, (SELECT COUNT(*) FROM inserted) AS inserted";
 
 /// The relay's settle of a delivered batch, one statement: rows whose member was deleted
-/// meanwhile go, the others are marked delivered (`Store::settle_delivered`), each saying
-/// whether a later row of its key is pending. The update skips what the delete took: both see
-/// the rows as they were when the statement started.
+/// meanwhile go, the others are marked delivered (`Store::settle_delivered`), each of a sink
+/// that keeps key order (`$4`) saying whether a later row of its key is pending; the others
+/// say false without the lookup (`CASE` decides the order of evaluation, `AND` may not). The
+/// update skips what the delete took: both see the rows as they were when the statement
+/// started.
 const SETTLE_DELIVERED_SQL: &str = "WITH gone AS ( \
       DELETE FROM outbox \
       WHERE id = ANY($1) AND claimed_by = $2 AND delivered_at IS NULL \
@@ -113,9 +116,9 @@ const SETTLE_DELIVERED_SQL: &str = "WITH gone AS ( \
     UPDATE outbox SET delivered_at = $3, attempts = attempts + 1, claimed_until = NULL \
     WHERE id = ANY($1) AND claimed_by = $2 AND delivered_at IS NULL \
       AND id NOT IN (SELECT id FROM gone) \
-    RETURNING EXISTS (SELECT 1 FROM outbox p \
+    RETURNING CASE WHEN outbox.sink = ANY($4) THEN EXISTS (SELECT 1 FROM outbox p \
       WHERE p.sink = outbox.sink AND p.message_key = outbox.message_key \
-        AND p.delivered_at IS NULL AND p.dead_at IS NULL AND p.id > outbox.id)";
+        AND p.delivered_at IS NULL AND p.dead_at IS NULL AND p.id > outbox.id) ELSE false END";
 
 impl Store {
     /// A connection of the direct pool (PostgreSQL only), for statements that share one
@@ -242,12 +245,18 @@ pub(super) async fn settle_delivered(
     relay: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<bool> {
+    let in_key_order: Vec<&str> = Sink::ALL
+        .iter()
+        .filter(|sink| sink.in_key_order())
+        .map(|sink| sink.as_str())
+        .collect();
     let followed: Vec<bool> = conn
         .run(async |c| {
             sqlx::query_scalar(SETTLE_DELIVERED_SQL)
                 .bind(ids)
                 .bind(relay)
                 .bind(now)
+                .bind(&in_key_order)
                 .fetch_all(c)
                 .await
         })

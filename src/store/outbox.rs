@@ -144,8 +144,9 @@ impl Store {
     /// Records the delivery of every row in `ids` this relay holds, in one statement on
     /// PostgreSQL (the relay's common case: one round trip per batch rather than per row).
     /// Rows whose member was deleted while they were out are deleted instead: their data
-    /// stays nowhere. Whether a row with the key of one of them is still pending: in a sink
-    /// that keeps key order, it has just become claimable.
+    /// stays nowhere. Whether a row with the key of one of them is still pending in a sink
+    /// that keeps key order (`Sink::in_key_order`): it has just become claimable. Rows of the
+    /// other sinks are claimable whatever else is pending, and their keys are unique.
     #[tracing::instrument(name = "db.settle_outbox_delivered", skip_all)]
     pub async fn settle_delivered(
         &self,
@@ -195,7 +196,12 @@ impl Store {
                 .and_where(outbox::Column::Id.is_in(ids.iter().copied()))
                 .to_owned()
         };
+        let in_key_order = Sink::ALL
+            .into_iter()
+            .filter(|sink| sink.in_key_order())
+            .map(Sink::as_str);
         let pending = outbox::Entity::find()
+            .filter(outbox::Column::Sink.is_in(in_key_order))
             .filter(outbox::Column::DeliveredAt.is_null())
             .filter(outbox::Column::DeadAt.is_null())
             .filter(outbox::Column::Sink.in_subquery(settled(outbox::Column::Sink)))

@@ -373,6 +373,38 @@ async fn only_the_oldest_pending_index_update_of_a_member_is_claimable() {
     assert!(again.is_empty(), "the next update waits for the first");
 }
 
+/// The settle tells the relay to go on at once only where a delivered row was holding back the
+/// next of its key: in the search index, which keeps key order; events wait for nothing.
+#[tokio::test]
+async fn a_settle_reports_a_later_pending_row_of_a_key_only_where_key_order_holds_it_back() {
+    let app = spawn_app_with(|s| s.relay_enabled = false).await;
+    for _ in 0..2 {
+        app.login_as(ANNA, None).await;
+    }
+    let store = &app.store;
+    let now = app.clock.now();
+    let lease = now + Duration::seconds(60);
+    let settle = |sink: Sink| async move {
+        let claimed = store.claim_outbox(sink, "r", now, lease, 1).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{sink:?}");
+        store
+            .settle_delivered(&[claimed[0].id], "r", now)
+            .await
+            .unwrap()
+    };
+    assert!(
+        settle(Sink::SearchIndex).await,
+        "the member's second update has just become claimable"
+    );
+    assert!(!settle(Sink::SearchIndex).await, "nothing after the second");
+    assert!(
+        !settle(Sink::EventBus).await,
+        "the second event was claimable all along"
+    );
+    assert_eq!(delivered(&app, Sink::SearchIndex).await, 2);
+    assert_eq!(delivered(&app, Sink::EventBus).await, 1);
+}
+
 #[tokio::test]
 async fn a_members_queued_index_updates_go_one_after_another_without_waiting_for_the_poll() {
     let app = spawn_app_with(|s| s.relay_enabled = false).await;
